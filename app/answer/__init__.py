@@ -1,0 +1,1 @@
+"""Picking the answering sentence from retrieved passages, and deciding when to abstain."""

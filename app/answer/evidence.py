@@ -1,0 +1,144 @@
+"""Features of candidate answer sentences and of the evidence behind an answer.
+
+Every feature is a number in a fixed order so that the weights that combine them can be
+fitted on development data (``troly tune``) and stored in ``model.json``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from app.answer.question import AnswerType, QuestionProfile, number_pattern
+from app.domain import PassageHit
+from app.text.sentences import sentence_spans
+from app.text.tokens import syllables
+
+Idf = Callable[[str], float]
+
+SENTENCE_FEATURES = (
+    "overlap",  # idf-weighted share of the question's terms in the sentence
+    "window_overlap",  # the same over the sentence and its neighbours
+    "bigram",  # share of the question's word pairs found in the sentence
+    "type_match",  # the sentence holds what the question type asks for, beyond the question's words
+    "novelty",  # share of the sentence's terms that the question does not contain
+    "passage_rrf",  # the passage's fused retrieval score, scaled to the best one
+    "passage_dense",  # cosine similarity of the question and the passage
+    "passage_top",  # the passage ranked first
+)
+
+EVIDENCE_FEATURES = (
+    "sentence_score",  # the ranker's logit for the chosen sentence
+    "overlap",
+    "window_overlap",
+    "passage_coverage",  # idf-weighted share of the question's terms in the whole passage and title
+    "top_dense",  # cosine of the best dense hit
+    "answer_dense",  # cosine of the answering passage
+    "numbers_found",  # share of the question's numbers and years that the evidence repeats
+    "names_found",  # share of the question's capitalised names that the evidence repeats
+    "margin",  # lead of the chosen sentence over the best one of another passage
+    "type_match",
+)
+
+_DIGIT = re.compile(r"\d")
+_CAPITALISED = re.compile(r"\b[A-ZĐÀ-Ỹ][\wÀ-ỹ]*", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    hit: int  # index into the hits
+    start: int  # offsets in the passage text
+    end: int
+    text: str
+    features: tuple[float, ...]
+
+
+def _weighted_share(terms: frozenset[str], present: set[str], idf: Idf) -> float:
+    total = sum(idf(t) for t in terms)
+    if total <= 0:
+        return 0.0
+    return sum(idf(t) for t in terms if t in present) / total
+
+
+def _type_match(profile: QuestionProfile, sentence: str, sentence_terms: set[str]) -> float:
+    kind = profile.answer_type
+    if kind in (AnswerType.NUMBER, AnswerType.TIME):
+        numbers = {n for n in re.findall(r"\d+(?:[.,/]\d+)*", sentence)}
+        return 1.0 if numbers - set(profile.numbers) else 0.0
+    if kind in (AnswerType.PERSON, AnswerType.PLACE):
+        names = {m.group(0) for m in _CAPITALISED.finditer(sentence)}
+        return 1.0 if names - set(profile.names) - {sentence.split()[0] if sentence.split() else ""} else 0.0
+    return 1.0 if sentence_terms - profile.terms else 0.0
+
+
+def sentence_candidates(profile: QuestionProfile, hits: Sequence[PassageHit], idf: Idf) -> list[Candidate]:
+    if not hits:
+        return []
+    best_rrf = max(h.score for h in hits) or 1.0
+    out: list[Candidate] = []
+    for index, hit in enumerate(hits):
+        text = hit.passage.text
+        spans = sentence_spans(text)
+        terms = [set(syllables(text[s:e])) for s, e in spans]
+        sylls = [syllables(text[s:e]) for s, e in spans]
+        for i, (s, e) in enumerate(spans):
+            window = terms[i].union(*(terms[j] for j in (i - 1, i + 1) if 0 <= j < len(spans)))
+            pairs = set(zip(sylls[i], sylls[i][1:], strict=False))
+            bigram = len(profile.bigrams & pairs) / len(profile.bigrams) if profile.bigrams else 0.0
+            novel = terms[i] - profile.terms
+            features = (
+                _weighted_share(profile.terms, terms[i], idf),
+                _weighted_share(profile.terms, window, idf),
+                bigram,
+                _type_match(profile, text[s:e], terms[i]),
+                len(novel) / max(len(terms[i]), 1),
+                hit.score / best_rrf,
+                hit.dense if hit.dense is not None else 0.0,
+                1.0 if index == 0 else 0.0,
+            )
+            out.append(Candidate(hit=index, start=s, end=e, text=text[s:e], features=features))
+    return out
+
+
+def _found_share(items: Sequence[str], haystack: str, numeric: bool) -> float:
+    if not items:
+        return 1.0
+    if numeric:
+        found = sum(1 for n in items if number_pattern(n).search(haystack))
+    else:
+        found = sum(1 for n in items if n in haystack)
+    return found / len(items)
+
+
+def evidence_features(
+    profile: QuestionProfile,
+    hits: Sequence[PassageHit],
+    candidates: Sequence[Candidate],
+    scores: Sequence[float],
+    best: int,
+    idf: Idf,
+) -> tuple[float, ...]:
+    chosen = candidates[best]
+    hit = hits[chosen.hit]
+    evidence = f"{hit.title}\n{hit.date or ''}\n{hit.passage.text}"
+    others = [s for c, s in zip(candidates, scores, strict=True) if c.hit != chosen.hit]
+    margin = scores[best] - max(others) if others else 5.0
+    dense = [h.dense for h in hits if h.dense is not None]
+    return (
+        scores[best],
+        chosen.features[0],
+        chosen.features[1],
+        _weighted_share(profile.terms, set(syllables(evidence)), idf),
+        max(dense) if dense else 0.0,
+        hit.dense if hit.dense is not None else 0.0,
+        _found_share(profile.numbers, evidence, numeric=True),
+        _found_share(profile.names, evidence, numeric=False),
+        max(min(margin, 5.0), -5.0),
+        chosen.features[3],
+    )
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))

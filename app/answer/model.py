@@ -1,0 +1,52 @@
+"""The fitted weights of the sentence ranker and of the confidence that decides abstention."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from app.answer.evidence import EVIDENCE_FEATURES, SENTENCE_FEATURES
+
+DEFAULT_MODEL_PATH = Path(__file__).with_name("model.json")
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    weights: tuple[float, ...]
+    bias: float
+
+    def __call__(self, features: tuple[float, ...]) -> float:
+        return self.bias + sum(w * x for w, x in zip(self.weights, features, strict=True))
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    sentence: LinearModel
+    confidence: LinearModel
+    # The threshold the calibration recommends; settings may override it.
+    threshold: float
+    trained_on: str
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_MODEL_PATH) -> AnswerModel:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        sentence = raw["sentence"]
+        confidence = raw["confidence"]
+        if tuple(sentence["features"]) != SENTENCE_FEATURES or tuple(confidence["features"]) != EVIDENCE_FEATURES:
+            raise ValueError(f"{path}: feature names do not match this version of troly; run `troly tune`")
+        return cls(
+            sentence=LinearModel(tuple(sentence["weights"]), float(sentence["bias"])),
+            confidence=LinearModel(tuple(confidence["weights"]), float(confidence["bias"])),
+            threshold=float(raw["threshold"]),
+            trained_on=str(raw.get("trained_on", "")),
+        )
+
+    def save(self, path: Path) -> None:
+        raw = {
+            "trained_on": self.trained_on,
+            "threshold": self.threshold,
+            "sentence": {"features": list(SENTENCE_FEATURES), **asdict(self.sentence)},
+            "confidence": {"features": list(EVIDENCE_FEATURES), **asdict(self.confidence)},
+        }
+        path.write_text(json.dumps(raw, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

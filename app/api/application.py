@@ -1,0 +1,40 @@
+"""The FastAPI application factory. Models and indexes load once, in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import __version__
+from app.api import errors
+from app.api.routes import router
+from app.assistant import Assistant
+from app.settings import Settings
+
+
+def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
+    """``assistant`` may be given (tests, embedding in another program); otherwise it opens at start."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if assistant is None:
+            from app.wiring import open_assistant
+
+            app.state.assistant = open_assistant(settings)
+        else:
+            app.state.assistant = assistant
+        yield
+
+    app = FastAPI(
+        title="troly",
+        summary="Trợ lý ảo: answers from a unit's own knowledge base, with citations",
+        version=__version__,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(router)
+    return app

@@ -1,0 +1,107 @@
+"""Request and response bodies. The shapes here are a public contract: change with care."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from app.domain import Citation as CoreCitation
+from app.domain import Document as CoreDocument
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    embedder: str
+    units: int
+    passages: int
+
+
+class UnitIn(BaseModel):
+    id: str = Field(examples=["cuc-vien-thong"], description="lowercase slug")
+    name: str = Field(min_length=1, max_length=200, examples=["Cục Viễn thông"])
+
+
+class UnitOut(BaseModel):
+    id: str
+    name: str
+
+
+class DocumentIn(BaseModel):
+    title: str = Field(default="", max_length=500)
+    text: str
+    date: str | None = Field(default=None, examples=["2024-07", "2024-07-15"])
+    source: str | None = Field(default=None, max_length=2000)
+
+
+class DocumentCreated(BaseModel):
+    document_id: str
+    passages: int
+    created: bool = True
+
+
+class DocumentSummary(BaseModel):
+    id: str
+    title: str
+    date: str | None
+    source: str | None
+    passages: int
+    created_at: str
+
+    @classmethod
+    def of(cls, d: CoreDocument) -> DocumentSummary:
+        return cls(id=d.id, title=d.title, date=d.date, source=d.source, passages=d.passages, created_at=d.created_at)
+
+
+class AskIn(BaseModel):
+    question: str
+    unit: str | None = None
+    top_k: int = 5
+
+
+class CitationOut(BaseModel):
+    unit: str
+    document_id: str
+    title: str
+    date: str | None
+    passage_id: str
+    text: str
+    start: int = Field(description="offset of the passage in its document's stored text")
+    end: int
+    score: float
+    highlight: tuple[int, int] | None = Field(
+        default=None, description="offsets of the answering sentence inside this citation's text"
+    )
+
+    @classmethod
+    def of(cls, c: CoreCitation) -> CitationOut:
+        return cls(
+            unit=c.unit,
+            document_id=c.document_id,
+            title=c.title,
+            date=c.date,
+            passage_id=c.passage_id,
+            text=c.text,
+            start=c.start,
+            end=c.end,
+            score=c.score,
+            highlight=c.highlight,
+        )
+
+
+class AskOut(BaseModel):
+    id: str
+    answer: str | None
+    abstained: bool
+    confidence: float = Field(ge=0.0, le=1.0)
+    citations: list[CitationOut]

@@ -1,0 +1,235 @@
+"""The core of troly: units, documents and questions. Independent of HTTP and of the CLI."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.answer.extract import AnswerExtractor
+from app.answer.model import AnswerModel
+from app.answer.question import profile
+from app.domain import Answer, Citation, Document, DocumentInput, PassageHit, Unit, is_slug
+from app.embedding.base import Embedder
+from app.errors import DocumentNotFound, EmbedderMismatch, InvalidInput, UnitNotFound
+from app.ingest.pipeline import PreparedDocument, prepare
+from app.search.fusion import Fused
+from app.search.lexical import bm25_idf
+from app.search.unit_index import UnitIndex
+from app.settings import Settings
+from app.store.base import DocumentStore
+from app.text.normalize import normalize
+from app.text.tokens import index_tokens
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    document: Document
+    created: bool  # False when the same content was already stored
+
+
+class Assistant:
+    def __init__(self, store: DocumentStore, embedder: Embedder, model: AnswerModel, settings: Settings) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self._extractor = AnswerExtractor(model, max_chars=settings.answer_max_chars)
+        self._write_lock = threading.Lock()
+        self._check_embedder()
+        self._indexes: dict[str, UnitIndex] = {
+            unit.id: UnitIndex.from_rows(embedder.dim, store.index_rows(unit.id)) for unit in store.list_units()
+        }
+
+    def _check_embedder(self) -> None:
+        stored = self.store.get_meta("embedder")
+        if stored is None:
+            self.store.set_meta("embedder", self.embedder.name)
+            self.store.set_meta("dim", str(self.embedder.dim))
+        elif stored != self.embedder.name:
+            raise EmbedderMismatch(
+                f"the index in this data directory was built with {stored!r}, but the configured embedder is "
+                f"{self.embedder.name!r}; use another TROLY_DATA_DIR or configure the same embedder"
+            )
+
+    # -- units -------------------------------------------------------------------------
+    def create_unit(self, unit_id: str, name: str) -> Unit:
+        if not is_slug(unit_id):
+            raise InvalidInput(f"unit id {unit_id!r} must be a lowercase slug such as 'cuc-vien-thong'")
+        if not name.strip():
+            raise InvalidInput("unit name must not be empty")
+        unit = Unit(id=unit_id, name=normalize(name))
+        with self._write_lock:
+            self.store.add_unit(unit)
+            self._indexes[unit.id] = UnitIndex(self.embedder.dim)
+        return unit
+
+    def list_units(self) -> list[Unit]:
+        return self.store.list_units()
+
+    def passage_count(self) -> int:
+        return sum(len(index) for index in self._indexes.values())
+
+    def unit(self, unit_id: str) -> Unit:
+        found = self.store.get_unit(unit_id)
+        if found is None:
+            raise UnitNotFound(f"unit {unit_id!r} does not exist")
+        return found
+
+    # -- documents ---------------------------------------------------------------------
+    def add_document(self, unit_id: str, document: DocumentInput) -> IngestResult:
+        return self.add_documents(unit_id, [document])[0]
+
+    def add_documents(
+        self, unit_id: str, documents: Sequence[DocumentInput], progress: Progress | None = None
+    ) -> list[IngestResult]:
+        """Each document goes in whole or not at all; same content again returns the stored one."""
+        self.unit(unit_id)
+        prepared = [
+            prepare(unit_id, d, self.settings.passage_max_chars, self.settings.passage_min_chars) for d in documents
+        ]
+        results: list[IngestResult] = []
+        for item in prepared:
+            existing = self.store.find_document(unit_id, item.document.content_hash)
+            if existing is not None:
+                results.append(IngestResult(existing, created=False))
+                if progress:
+                    progress(len(item.passages))
+                continue
+            vectors = self._embed(item.embed_texts, progress)
+            results.append(IngestResult(self._commit(unit_id, item, vectors), created=True))
+        return results
+
+    def _embed(self, texts: Sequence[str], progress: Progress | None) -> np.ndarray:
+        batch = self.settings.embed_batch_size
+        parts = []
+        for i in range(0, len(texts), batch):
+            parts.append(self.embedder.embed_passages(texts[i : i + batch]))
+            if progress:
+                progress(len(texts[i : i + batch]))
+        return np.vstack(parts) if parts else np.zeros((0, self.embedder.dim), dtype=np.float32)
+
+    def _commit(self, unit_id: str, item: PreparedDocument, vectors: np.ndarray) -> Document:
+        with self._write_lock:
+            existing = self.store.find_document(unit_id, item.document.content_hash)
+            if existing is not None:  # a concurrent upload of the same content won
+                return existing
+            keys = self.store.add_document(item.document, item.passages, item.tokens, vectors)
+            self._indexes[unit_id].add(np.asarray(keys, dtype=np.int64), item.tokens, vectors)
+        return item.document
+
+    def list_documents(self, unit_id: str) -> list[Document]:
+        self.unit(unit_id)
+        return self.store.list_documents(unit_id)
+
+    def get_document(self, unit_id: str, document_id: str) -> Document:
+        self.unit(unit_id)
+        found = self.store.get_document(unit_id, document_id)
+        if found is None:
+            raise DocumentNotFound(f"document {document_id!r} is not in unit {unit_id!r}")
+        return found
+
+    def delete_document(self, unit_id: str, document_id: str) -> Document:
+        document = self.get_document(unit_id, document_id)
+        with self._write_lock:
+            keys = self.store.delete_document(unit_id, document_id)
+            self._indexes[unit_id].remove(np.asarray(keys, dtype=np.int64))
+        return document
+
+    # -- questions ---------------------------------------------------------------------
+    def _idf(self, units: Iterable[str]) -> Callable[[str], float]:
+        indexes = [self._indexes[u].lexical for u in units if u in self._indexes]
+        n = sum(len(i) for i in indexes)
+
+        def idf(token: str) -> float:
+            return bm25_idf(sum(i.document_frequency(token) for i in indexes), n)
+
+        return idf
+
+    def retrieve(self, question: str, unit: str | None, depth: int) -> list[PassageHit]:
+        """Passages for a normalised question, best first, fused over dense and BM25."""
+        units = [self.unit(unit).id] if unit is not None else list(self._indexes)
+        vector = self.embedder.embed_query(question)
+        tokens = index_tokens(question)
+        fused: list[Fused] = []
+        for unit_id in units:
+            fused.extend(self._indexes[unit_id].search(vector, tokens, self.settings.retrieve_depth, self.settings.rrf_k))
+        fused.sort(key=lambda f: (-f.score, f.key))
+        top = fused[:depth]
+        stored = {p.key: p for p in self.store.passages([f.key for f in top])}
+        return [
+            PassageHit(
+                passage=stored[f.key].passage,
+                title=stored[f.key].title,
+                date=stored[f.key].date,
+                score=f.score,
+                dense=f.dense,
+                lexical=f.lexical,
+                dense_rank=f.dense_rank,
+                lexical_rank=f.lexical_rank,
+            )
+            for f in top
+            if f.key in stored
+        ]
+
+    def ask(self, question: str, unit: str | None = None, top_k: int = 5) -> Answer:
+        question = normalize(question)
+        if not question:
+            raise InvalidInput("the question is empty")
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidInput(f"the question is longer than {self.settings.max_question_chars} characters")
+        if not 1 <= top_k <= self.settings.max_top_k:
+            raise InvalidInput(f"top_k must be between 1 and {self.settings.max_top_k}")
+        started = time.perf_counter()
+        hits = self.retrieve(question, unit, max(top_k, self.settings.answer_passages))
+        retrieved = time.perf_counter()
+        units = [unit] if unit is not None else list(self._indexes)
+        extraction = self._extractor.extract(profile(question), hits[: self.settings.answer_passages], self._idf(units))
+        done = time.perf_counter()
+
+        answer_text: str | None = None
+        confidence = 0.0
+        order = list(range(len(hits)))
+        highlight: dict[int, tuple[int, int]] = {}
+        if extraction is not None:
+            confidence = extraction.confidence
+            # The passage that holds the answer is cited first.
+            order.remove(extraction.hit)
+            order.insert(0, extraction.hit)
+            highlight[extraction.hit] = (extraction.start, extraction.end)
+            if confidence >= self.settings.abstain_threshold:
+                answer_text = extraction.text
+        citations = [self._cite(hits[i], highlight.get(i)) for i in order[:top_k]]
+        return Answer(
+            id=uuid.uuid4().hex,
+            question=question,
+            unit=unit,
+            answer=answer_text,
+            confidence=round(confidence, 4),
+            citations=citations,
+            timings_ms={
+                "retrieve": (retrieved - started) * 1000,
+                "answer": (done - retrieved) * 1000,
+            },
+        )
+
+    @staticmethod
+    def _cite(hit: PassageHit, highlight: tuple[int, int] | None) -> Citation:
+        p = hit.passage
+        return Citation(
+            unit=p.unit,
+            document_id=p.document_id,
+            title=hit.title,
+            date=hit.date,
+            passage_id=p.id,
+            text=p.text,
+            start=p.start,
+            end=p.end,
+            score=round(hit.score, 6),
+            highlight=highlight,
+        )

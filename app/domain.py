@@ -1,0 +1,110 @@
+"""The core's data types. Plain dataclasses: pydantic lives only at the HTTP edge."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
+
+
+def is_slug(value: str) -> bool:
+    return len(value) <= 64 and bool(_SLUG.match(value))
+
+
+def is_partial_date(value: str) -> bool:
+    """``YYYY-MM`` or ``YYYY-MM-DD``: reports often carry only a month."""
+    return bool(_DATE.match(value))
+
+
+def content_id(*parts: str, length: int = 16) -> str:
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return digest[:length]
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DocumentInput:
+    """A document as a maintainer hands it in, before normalisation."""
+
+    title: str
+    text: str
+    date: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    unit: str
+    title: str
+    text: str
+    date: str | None
+    source: str | None
+    content_hash: str
+    passages: int
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A span ``text[start:end]`` of its document's stored text."""
+
+    id: str
+    document_id: str
+    unit: str
+    seq: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class PassageHit:
+    """A retrieved passage with the scores that put it there."""
+
+    passage: Passage
+    title: str
+    date: str | None
+    score: float
+    dense: float | None = None
+    lexical: float | None = None
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    unit: str
+    document_id: str
+    title: str
+    date: str | None
+    passage_id: str
+    text: str
+    start: int
+    end: int
+    score: float
+    # Offsets of the answering sentence inside the passage text, when it comes from this passage.
+    highlight: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    id: str
+    question: str
+    unit: str | None
+    answer: str | None
+    confidence: float
+    citations: list[Citation] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def abstained(self) -> bool:
+        return self.answer is None

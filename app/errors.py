@@ -1,0 +1,67 @@
+"""Typed domain errors. The HTTP layer maps each to a status code in one place (app.api.errors)."""
+
+from __future__ import annotations
+
+
+class TrolyError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(TrolyError):
+    code = "invalid_input"
+
+
+class EmptyDocument(InvalidInput):
+    code = "empty_document"
+
+
+class UnsupportedFormat(TrolyError):
+    code = "unsupported_format"
+
+
+class DocumentTooLarge(TrolyError):
+    code = "too_large"
+
+
+class NotFound(TrolyError):
+    code = "not_found"
+
+
+class UnitNotFound(NotFound):
+    code = "unit_not_found"
+
+
+class DocumentNotFound(NotFound):
+    code = "document_not_found"
+
+
+class AnswerNotFound(NotFound):
+    code = "answer_not_found"
+
+
+class Conflict(TrolyError):
+    code = "conflict"
+
+
+class UnitExists(Conflict):
+    code = "unit_exists"
+
+
+class EmbedderMismatch(TrolyError):
+    """The stored index was built by another embedding model than the one configured."""
+
+    code = "embedder_mismatch"
+
+
+class Unauthorized(TrolyError):
+    code = "unauthorized"
+
+
+class Forbidden(TrolyError):
+    code = "forbidden"

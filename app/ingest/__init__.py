@@ -1,0 +1,1 @@
+"""From raw documents to stored, indexed passages. Knows nothing of HTTP."""

@@ -1,0 +1,1 @@
+"""Per-unit retrieval: a dense vector index and BM25, fused."""

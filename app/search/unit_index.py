@@ -1,0 +1,43 @@
+"""A unit's two indexes, loaded from the store once and kept in step with every write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from app.search.fusion import Fused, reciprocal_rank_fusion
+from app.search.lexical import Bm25Index
+from app.search.vector import FlatIPIndex, Keys
+from app.store.base import IndexRows
+
+
+class UnitIndex:
+    def __init__(self, dim: int) -> None:
+        self.vectors = FlatIPIndex(dim)
+        self.lexical = Bm25Index()
+
+    @classmethod
+    def from_rows(cls, dim: int, rows: IndexRows) -> UnitIndex:
+        index = cls(dim)
+        index.add(rows.keys, rows.tokens, rows.vectors)
+        return index
+
+    def add(self, keys: Keys, tokens: Sequence[Sequence[str]], vectors: npt.NDArray[np.float32]) -> None:
+        self.vectors.add(keys, vectors)
+        self.lexical.add(keys, tokens)
+
+    def remove(self, keys: Keys) -> None:
+        self.vectors.remove(keys)
+        self.lexical.remove(keys)
+
+    def search(
+        self, vector: npt.NDArray[np.float32], tokens: Sequence[str], depth: int, rrf_k: int
+    ) -> list[Fused]:
+        dense = self.vectors.search(vector, depth)
+        lexical = self.lexical.search(tokens, depth)
+        return reciprocal_rank_fusion(dense, lexical, k=rrf_k)
+
+    def __len__(self) -> int:
+        return len(self.vectors)

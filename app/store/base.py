@@ -1,0 +1,71 @@
+"""The document-store protocol. SQLite is the embedded default; other engines plug in here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from app.domain import Document, Passage, Unit
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A passage with its numeric key (the id the vector and lexical indexes use)."""
+
+    key: int
+    passage: Passage
+    title: str
+    date: str | None
+
+
+@dataclass(frozen=True)
+class IndexRows:
+    """Everything needed to rebuild a unit's indexes without re-embedding."""
+
+    keys: npt.NDArray[np.int64]
+    tokens: list[list[str]]
+    vectors: npt.NDArray[np.float32]
+
+
+class DocumentStore(Protocol):
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def add_unit(self, unit: Unit) -> None:
+        """Raises UnitExists."""
+        ...
+
+    def get_unit(self, unit_id: str) -> Unit | None: ...
+
+    def list_units(self) -> list[Unit]: ...
+
+    def find_document(self, unit: str, content_hash: str) -> Document | None: ...
+
+    def get_document(self, unit: str, document_id: str) -> Document | None: ...
+
+    def list_documents(self, unit: str) -> list[Document]: ...
+
+    def add_document(
+        self,
+        document: Document,
+        passages: Sequence[Passage],
+        tokens: Sequence[Sequence[str]],
+        vectors: npt.NDArray[np.float32],
+    ) -> list[int]:
+        """Stores the document and its passages in one transaction; returns the passage keys."""
+        ...
+
+    def delete_document(self, unit: str, document_id: str) -> list[int]:
+        """Removes the document in one transaction; returns the keys of its passages."""
+        ...
+
+    def passages(self, keys: Sequence[int]) -> list[StoredPassage]:
+        """The passages with these keys, in the order given (unknown keys are skipped)."""
+        ...
+
+    def index_rows(self, unit: str) -> IndexRows: ...

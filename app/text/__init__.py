@@ -1,0 +1,1 @@
+"""Vietnamese text handling shared by ingestion and question answering."""
