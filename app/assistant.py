@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.answer.evidence import Candidate
 from app.answer.extract import AnswerExtractor
 from app.answer.model import AnswerModel
-from app.answer.question import profile
+from app.answer.question import QuestionProfile, profile
 from app.domain import Answer, Citation, Document, DocumentInput, PassageHit, Unit, is_slug
 from app.embedding.base import Embedder
 from app.errors import DocumentNotFound, EmbedderMismatch, InvalidInput, UnitNotFound
@@ -26,6 +27,16 @@ from app.text.normalize import normalize
 from app.text.tokens import index_tokens
 
 Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the answer extractor sees for a question: for calibration and diagnosis."""
+
+    profile: QuestionProfile
+    hits: list[PassageHit]
+    candidates: list[Candidate]
+    idf: Callable[[str], float]
 
 
 @dataclass(frozen=True)
@@ -158,7 +169,9 @@ class Assistant:
         tokens = index_tokens(question)
         fused: list[Fused] = []
         for unit_id in units:
-            fused.extend(self._indexes[unit_id].search(vector, tokens, self.settings.retrieve_depth, self.settings.rrf_k))
+            index = self._indexes[unit_id]
+            s = self.settings
+            fused.extend(index.search(vector, tokens, s.retrieve_depth, s.rrf_k, s.retrieval))
         fused.sort(key=lambda f: (-f.score, f.key))
         top = fused[:depth]
         stored = {p.key: p for p in self.store.passages([f.key for f in top])}
@@ -176,6 +189,14 @@ class Assistant:
             for f in top
             if f.key in stored
         ]
+
+    def evidence(self, question: str, unit: str | None = None) -> Evidence:
+        question = normalize(question)
+        hits = self.retrieve(question, unit, self.settings.answer_passages)
+        units = [unit] if unit is not None else list(self._indexes)
+        idf = self._idf(units)
+        asked = profile(question)
+        return Evidence(asked, hits, self._extractor.candidates(asked, hits, idf), idf)
 
     def ask(self, question: str, unit: str | None = None, top_k: int = 5) -> Answer:
         question = normalize(question)

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     passage_max_chars: int = Field(default=600, ge=100)
     passage_min_chars: int = Field(default=250, ge=0)
 
+    # "hybrid" fuses both retrievers; the single ones exist to measure each on its own.
+    retrieval: Literal["hybrid", "dense", "lexical"] = "hybrid"
     retrieve_depth: int = Field(default=50, ge=1, le=1000)
     rrf_k: int = Field(default=60, ge=1)
     answer_passages: int = Field(default=3, ge=1, le=20)

@@ -39,6 +39,7 @@ EVIDENCE_FEATURES = (
     "numbers_found",  # share of the question's numbers and years that the evidence repeats
     "names_found",  # share of the question's capitalised names that the evidence repeats
     "margin",  # lead of the chosen sentence over the best one of another passage
+    "missing_rare",  # the rarest question term the evidence lacks, as a share of the rarest term's idf
     "type_match",
 )
 
@@ -126,17 +127,21 @@ def evidence_features(
     others = [s for c, s in zip(candidates, scores, strict=True) if c.hit != chosen.hit]
     margin = scores[best] - max(others) if others else 5.0
     dense = [h.dense for h in hits if h.dense is not None]
+    present = set(syllables(evidence))
+    missing = [idf(t) for t in profile.terms if t not in present]
+    rarest = max((idf(t) for t in profile.terms), default=0.0)
     return (
         scores[best],
         chosen.features[0],
         chosen.features[1],
-        _weighted_share(profile.terms, set(syllables(evidence)), idf),
+        _weighted_share(profile.terms, present, idf),
         max(dense) if dense else 0.0,
         hit.dense if hit.dense is not None else 0.0,
         _found_share(profile.numbers, evidence, numeric=True),
         _found_share(profile.names, evidence, numeric=False),
         max(min(margin, 5.0), -5.0),
-        chosen.features[3],
+        max(missing, default=0.0) / rarest if rarest > 0 else 0.0,
+        chosen.features[SENTENCE_FEATURES.index("type_match")],
     )
 
 

@@ -1,4 +1,9 @@
-"""From retrieved passages to a short extractive answer with a confidence in [0, 1]."""
+"""From retrieved passages to a short extractive answer with a confidence in [0, 1].
+
+The answer is the best sentence; when the ranker hesitates between it and the runner-up
+(scores closer than the model's ``second_sentence_gap``) and both fit the length limit,
+the answer is both sentences, in reading order when they share a passage.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +18,37 @@ from app.domain import PassageHit
 
 @dataclass(frozen=True)
 class Extraction:
-    hit: int  # which passage answers
-    start: int  # the answer's offsets in that passage's text
+    hit: int  # the passage that holds the (first) answering sentence
+    start: int  # that sentence's offsets in the passage text
     end: int
-    text: str
+    text: str  # the answer: one sentence, or two joined by a space
     confidence: float
     evidence: tuple[float, ...]
+    sentences: tuple[Candidate, ...]
 
 
-def _clip(candidate: Candidate, max_chars: int) -> tuple[int, int]:
-    if candidate.end - candidate.start <= max_chars:
-        return candidate.start, candidate.end
-    cut = candidate.text.rfind(" ", 0, max_chars - 1)
-    return candidate.start, candidate.start + (cut if cut > 0 else max_chars - 1)
+def _clip(text: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
+    cut = text.rfind(" ", 0, max_chars - 1)
+    return text[: cut if cut > 0 else max_chars - 1] + "…"
+
+
+def choose(
+    candidates: Sequence[Candidate], scores: Sequence[float], gap: float, max_chars: int
+) -> tuple[int, tuple[Candidate, ...]]:
+    """The best candidate's index, and the sentences that make the answer."""
+    order = sorted(range(len(candidates)), key=lambda i: -scores[i])
+    best = candidates[order[0]]
+    if len(order) > 1:
+        second = candidates[order[1]]
+        close = scores[order[0]] - scores[order[1]] <= gap
+        if close and len(best.text) + 1 + len(second.text) <= max_chars:
+            pair = (best, second)
+            if second.hit == best.hit and second.start < best.start:
+                pair = (second, best)
+            return order[0], pair
+    return order[0], (best,)
 
 
 class AnswerExtractor:
@@ -41,9 +64,9 @@ class AnswerExtractor:
         if not candidates:
             return None
         scores = [self._model.sentence(c.features) for c in candidates]
-        best = max(range(len(candidates)), key=scores.__getitem__)
+        best, sentences = choose(candidates, scores, self._model.second_sentence_gap, self._max_chars)
         evidence = evidence_features(profile, hits, candidates, scores, best, idf)
         chosen = candidates[best]
-        start, end = _clip(chosen, self._max_chars)
-        text = hits[chosen.hit].passage.text[start:end]
-        return Extraction(chosen.hit, start, end, text, sigmoid(self._model.confidence(evidence)), evidence)
+        text = _clip(" ".join(c.text for c in sentences), self._max_chars)
+        confidence = sigmoid(self._model.confidence(evidence))
+        return Extraction(chosen.hit, chosen.start, chosen.end, text, confidence, evidence, sentences)

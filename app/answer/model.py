@@ -27,6 +27,8 @@ class AnswerModel:
     # The threshold the calibration recommends; settings may override it.
     threshold: float
     trained_on: str
+    # Answer with the runner-up sentence too when its score is within this gap of the best.
+    second_sentence_gap: float = 0.0
 
     @classmethod
     def load(cls, path: Path = DEFAULT_MODEL_PATH) -> AnswerModel:
@@ -40,12 +42,14 @@ class AnswerModel:
             confidence=LinearModel(tuple(confidence["weights"]), float(confidence["bias"])),
             threshold=float(raw["threshold"]),
             trained_on=str(raw.get("trained_on", "")),
+            second_sentence_gap=float(raw.get("second_sentence_gap", 0.0)),
         )
 
     def save(self, path: Path) -> None:
         raw = {
             "trained_on": self.trained_on,
             "threshold": self.threshold,
+            "second_sentence_gap": self.second_sentence_gap,
             "sentence": {"features": list(SENTENCE_FEATURES), **asdict(self.sentence)},
             "confidence": {"features": list(EVIDENCE_FEATURES), **asdict(self.confidence)},
         }

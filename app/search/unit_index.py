@@ -33,10 +33,11 @@ class UnitIndex:
         self.lexical.remove(keys)
 
     def search(
-        self, vector: npt.NDArray[np.float32], tokens: Sequence[str], depth: int, rrf_k: int
+        self, vector: npt.NDArray[np.float32], tokens: Sequence[str], depth: int, rrf_k: int, mode: str = "hybrid"
     ) -> list[Fused]:
-        dense = self.vectors.search(vector, depth)
-        lexical = self.lexical.search(tokens, depth)
+        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        dense = self.vectors.search(vector, depth) if mode != "lexical" else empty
+        lexical = self.lexical.search(tokens, depth) if mode != "dense" else empty
         return reciprocal_rank_fusion(dense, lexical, k=rrf_k)
 
     def __len__(self) -> int:

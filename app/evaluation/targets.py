@@ -1,0 +1,74 @@
+"""What an evaluation asks: the core in this process, or a running service over HTTP."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from app.assistant import Assistant
+from app.errors import TrolyError
+
+
+@dataclass(frozen=True)
+class Reply:
+    answer: str | None
+    confidence: float
+    citations: tuple[str, ...]
+    latency_ms: float
+
+
+class Target(Protocol):
+    def ask(self, question: str, unit: str | None, top_k: int) -> Reply: ...
+
+    def describe(self) -> dict[str, Any]:
+        """What is being measured: embedder, corpus size, settings."""
+        ...
+
+
+class InProcess:
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+
+    def ask(self, question: str, unit: str | None, top_k: int) -> Reply:
+        started = time.perf_counter()
+        answer = self.assistant.ask(question, unit=unit, top_k=top_k)
+        elapsed = (time.perf_counter() - started) * 1000
+        return Reply(answer.answer, answer.confidence, tuple(c.text for c in answer.citations), elapsed)
+
+    def describe(self) -> dict[str, Any]:
+        s = self.assistant.settings
+        return {
+            "target": "in-process",
+            "embedder": self.assistant.embedder.name,
+            "passages": self.assistant.passage_count(),
+            "documents": sum(len(self.assistant.list_documents(u.id)) for u in self.assistant.list_units()),
+            "settings": {
+                "abstain_threshold": s.abstain_threshold,
+                "retrieve_depth": s.retrieve_depth,
+                "rrf_k": s.rrf_k,
+                "answer_passages": s.answer_passages,
+                "passage_max_chars": s.passage_max_chars,
+            },
+        }
+
+
+class OverHttp:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self._client = httpx.Client(base_url=self.url, timeout=timeout)
+
+    def ask(self, question: str, unit: str | None, top_k: int) -> Reply:
+        started = time.perf_counter()
+        response = self._client.post("/v1/ask", json={"question": question, "unit": unit, "top_k": top_k})
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise TrolyError(f"{self.url}/v1/ask answered {response.status_code}: {response.text[:200]}")
+        body = response.json()
+        return Reply(body["answer"], body["confidence"], tuple(c["text"] for c in body["citations"]), elapsed)
+
+    def describe(self) -> dict[str, Any]:
+        health = self._client.get("/healthz").json()
+        return {"target": self.url, "embedder": health.get("embedder"), "passages": health.get("passages")}
