@@ -51,6 +51,7 @@ class Assistant:
         self.embedder = embedder
         self.settings = settings
         self._extractor = AnswerExtractor(model, max_chars=settings.answer_max_chars)
+        self.threshold = settings.abstain_threshold if settings.abstain_threshold is not None else model.threshold
         self._write_lock = threading.Lock()
         self._check_embedder()
         self._indexes: dict[str, UnitIndex] = {
@@ -223,7 +224,7 @@ class Assistant:
             order.remove(extraction.hit)
             order.insert(0, extraction.hit)
             highlight[extraction.hit] = (extraction.start, extraction.end)
-            if confidence >= self.settings.abstain_threshold:
+            if confidence >= self.threshold:
                 answer_text = extraction.text
         citations = [self._cite(hits[i], highlight.get(i)) for i in order[:top_k]]
         return Answer(
@@ -237,6 +238,7 @@ class Assistant:
                 "retrieve": (retrieved - started) * 1000,
                 "answer": (done - retrieved) * 1000,
             },
+            draft=extraction.text if extraction is not None else None,
         )
 
     @staticmethod

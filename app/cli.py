@@ -32,7 +32,9 @@ def _fail_cleanly() -> Iterator[None]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Where data lives [env TROLY_DATA_DIR, default ./index].")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="Where data lives [env TROLY_DATA_DIR, default ./index]."
+)
 @click.version_option(package_name="troly")
 @click.pass_context
 def main(ctx: click.Context, data_dir: Path | None) -> None:
@@ -167,3 +169,150 @@ def units_create(ctx: click.Context, unit_id: str, name: str) -> None:
     with _fail_cleanly():
         unit = open_assistant(_settings(ctx)).create_unit(unit_id, name)
     click.echo(f"created {unit.id}")
+
+
+class _DefaultGroup(click.Group):
+    """``troly eval QUESTIONS`` runs an evaluation; ``troly eval report`` is a subcommand."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands:
+            args = ["run", *args]
+        return super().resolve_command(ctx, args)
+
+
+@main.group(cls=_DefaultGroup)
+def eval() -> None:
+    """Score answer coverage: `troly eval QUESTIONS [options]`, `troly eval report`."""
+
+
+@eval.command("run")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--corpus", type=click.Path(exists=True, path_type=Path),
+              help="Folder of documents (or of unit folders) or a JSONL corpus; default: ./corpus.")
+@click.option("--url", help="Evaluate a running service over HTTP instead of a fresh in-process index.")
+@click.option("--target", default=0.9, show_default=True, type=float, help="Answer-rate target.")
+@click.option("--fail-under", is_flag=True, help="Exit 1 when the answer rate is below the target.")
+@click.option("--part", help="Only part K/N of the questions (deterministic by id), e.g. 2/2.")
+@click.option("--top-k", default=5, show_default=True, type=int)
+@click.option("--threshold", type=float, help="Override the abstention threshold (in-process only).")
+@click.pass_context
+def eval_run(ctx: click.Context, questions: Path, corpus: Path | None, url: str | None, target: float,
+             fail_under: bool, part: str | None, top_k: int, threshold: float | None) -> None:
+    """Ask every question of QUESTIONS and count SQuAD 2.0 outcomes."""
+    import tempfile
+
+    from tqdm import tqdm
+
+    from app.evaluation.dataset import load_questions
+    from app.evaluation.history import EvalHistory
+    from app.evaluation.outcomes import summarise
+    from app.evaluation.runner import run
+    from app.evaluation.split import select_part
+    from app.evaluation.targets import OverHttp, Target
+
+    settings = _settings(ctx)
+    with _fail_cleanly(), tempfile.TemporaryDirectory(prefix="troly-eval-") as scratch:
+        asked = select_part(load_questions(questions), part)
+        target_obj: Target
+        if url:
+            target_obj, corpus_label = OverHttp(url), url
+        else:
+            corpus = corpus or Path("corpus")
+            target_obj, corpus_label = _fresh_assistant(settings, corpus, Path(scratch), threshold), str(corpus)
+        description = target_obj.describe()
+        description["part"] = part
+        with tqdm(total=len(asked), desc="asking", unit="q", disable=None) as bar:
+            records = run(asked, target_obj, top_k=top_k, progress=bar.update)
+        summary = summarise(records)
+        units = {q.unit for q in asked}
+        history = EvalHistory(settings.data_dir / "eval_history.sqlite3")
+        saved = history.add(str(questions), corpus_label, units.pop() if len(units) == 1 else None,
+                            description, summary, records)
+    _print_summary(summary, target, saved.id)
+    if fail_under and not summary.meets(target):
+        sys.exit(1)
+
+
+def _fresh_assistant(settings: Settings, corpus: Path, scratch: Path, threshold: float | None) -> Any:
+    from tqdm import tqdm
+
+    from app.evaluation.corpus import load_corpus
+    from app.evaluation.targets import InProcess
+    from app.wiring import open_assistant
+
+    overrides: dict[str, Any] = {"data_dir": scratch}
+    if threshold is not None:
+        overrides["abstain_threshold"] = threshold
+    assistant = open_assistant(settings.model_copy(update=overrides))
+    with tqdm(desc="indexing corpus", unit="passage", disable=None) as bar:
+        load_corpus(assistant, corpus, progress=bar.update)
+    return InProcess(assistant)
+
+
+def _print_summary(summary: Any, target: float, run_id: int) -> None:
+    verdict = "meets" if summary.meets(target) else "BELOW"
+    click.echo(f"\nrun {run_id}: {summary.questions} questions "
+               f"({summary.answerable} answerable, {summary.unanswerable} unanswerable)")
+    click.secho(f"answer rate        {summary.answer_rate:7.1%}   {verdict} target {target:.0%}",
+                bold=True, fg="green" if summary.meets(target) else "red")
+    click.echo(f"false-answer rate  {summary.false_answer_rate:7.1%}")
+    click.echo(f"recall@1           {summary.recall_at_1:7.1%}")
+    click.echo(f"recall@5           {summary.recall_at_5:7.1%}")
+    click.echo(f"MRR                {summary.mrr:7.3f}")
+    click.echo(f"latency p50 / p95  {summary.latency_p50_ms:5.0f} / {summary.latency_p95_ms:.0f} ms")
+    click.echo("\noutcomes")
+    for name, count in summary.outcomes.items():
+        click.echo(f"  {name:<20}{count:6d}")
+
+
+@eval.command("report")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval/report"),
+              show_default=True)
+@click.option("--target", default=0.9, show_default=True, type=float)
+@click.pass_context
+def eval_report(ctx: click.Context, out: Path, target: float) -> None:
+    """Write an HTML report with plots of every stored evaluation run."""
+    from app.evaluation.history import EvalHistory
+    from app.evaluation.report import write_report
+
+    runs = EvalHistory(_settings(ctx).data_dir / "eval_history.sqlite3").runs()
+    if not runs:
+        raise click.ClickException("no evaluation runs yet: run `troly eval QUESTIONS` first")
+    click.echo(f"wrote {write_report(runs, out, target)}")
+
+
+@main.command()
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--corpus", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--part", help="Fit on part K/N of the questions only, e.g. 1/2 (report on the others).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the model "
+              "[default: the package's answer/model.json].")
+@click.option("--gap", default=2.0, show_default=True, type=float, help="Score gap that admits a second sentence.")
+@click.option("--false-answer-cost", default=1.0, show_default=True, type=float,
+              help="How much a wrong answer costs against a correct one when choosing the threshold.")
+@click.pass_context
+def tune(ctx: click.Context, questions: Path, corpus: Path, part: str | None, out: Path | None, gap: float,
+         false_answer_cost: float) -> None:
+    """Fit the sentence ranker, the confidence and the abstention threshold on dev questions."""
+    import tempfile
+
+    from tqdm import tqdm
+
+    from app.answer import training
+    from app.answer.model import DEFAULT_MODEL_PATH
+    from app.evaluation.dataset import load_questions
+    from app.evaluation.split import select_part
+
+    settings = _settings(ctx)
+    with _fail_cleanly(), tempfile.TemporaryDirectory(prefix="troly-tune-") as scratch:
+        asked = select_part(load_questions(questions), part)
+        assistant = _fresh_assistant(settings, corpus, Path(scratch), None).assistant
+        with tqdm(total=len(asked), desc="collecting evidence", unit="q", disable=None) as bar:
+            examples = training.collect(assistant, asked, progress=bar.update)
+        label = f"{questions.name}" + (f" part {part}" if part else "")
+        model = training.fit(examples, label, second_sentence_gap=gap, false_answer_cost=false_answer_cost)
+    target = out or DEFAULT_MODEL_PATH
+    model.save(target)
+    click.echo(f"fitted on {len(asked)} questions; threshold {model.threshold:.3f}; wrote {target}")

@@ -104,6 +104,8 @@ class Answer:
     confidence: float
     citations: list[Citation] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The answer the evidence gave before the abstention threshold: for calibration only.
+    draft: str | None = None
 
     @property
     def abstained(self) -> bool:

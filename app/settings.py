@@ -31,8 +31,8 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=60, ge=1)
     answer_passages: int = Field(default=3, ge=1, le=20)
     answer_max_chars: int = Field(default=400, ge=50, le=400)
-    # Confidence below this abstains; calibrated on the development split (see docs/quality.md).
-    abstain_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Confidence below this abstains. Unset: the threshold calibrated with the answer model.
+    abstain_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
     max_question_chars: int = Field(default=1000, ge=10)
     max_top_k: int = Field(default=50, ge=1)

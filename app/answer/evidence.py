@@ -66,7 +66,7 @@ def _weighted_share(terms: frozenset[str], present: set[str], idf: Idf) -> float
 def _type_match(profile: QuestionProfile, sentence: str, sentence_terms: set[str]) -> float:
     kind = profile.answer_type
     if kind in (AnswerType.NUMBER, AnswerType.TIME):
-        numbers = {n for n in re.findall(r"\d+(?:[.,/]\d+)*", sentence)}
+        numbers = set(re.findall(r"\d+(?:[.,/]\d+)*", sentence))
         return 1.0 if numbers - set(profile.numbers) else 0.0
     if kind in (AnswerType.PERSON, AnswerType.PLACE):
         names = {m.group(0) for m in _CAPITALISED.finditer(sentence)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -10,11 +11,11 @@ from app.text.tokens import syllables
 
 # Function words and question words: they say how something is asked, not what about.
 STOPWORDS = frozenset(
-    """
-    ai bao bởi các cái cho chưa có của cùng đã đang đâu để đến đó được gì hay hãy hoặc
-    khi không là làm lại lúc mà mấy một này nào nên nhiêu như những nơi ở ra rằng rồi
-    sao sẽ tại theo thế thì trong từ và vào về vì với vậy bị hơn nhất cũng chỉ đều
-    """.split()
+    (
+        "ai bao bởi các cái cho chưa có của cùng đã đang đâu để đến đó được gì hay hãy hoặc khi không là làm lại "
+        "lúc mà mấy một này nào nên nhiêu như những nơi ở ra rằng rồi sao sẽ tại theo thế thì trong từ và vào về "
+        "vì với vậy bị hơn nhất cũng chỉ đều"
+    ).split()
 )
 _NUMBER = re.compile(r"\d+(?:[.,/]\d+)*")
 _CAPITALISED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-ZĐÀ-Ỹ][\wÀ-ỹ]*", re.UNICODE)
@@ -29,7 +30,13 @@ class AnswerType(Enum):
 
 
 _TYPE_CUES: list[tuple[AnswerType, re.Pattern[str]]] = [
-    (AnswerType.TIME, re.compile(r"\b(khi nào|bao giờ|lúc nào|năm nào|năm bao nhiêu|ngày nào|tháng nào|thời gian nào|thời điểm nào|ngày bao nhiêu)\b")),
+    (
+        AnswerType.TIME,
+        re.compile(
+            r"\b(khi nào|bao giờ|lúc nào|năm nào|năm bao nhiêu|ngày nào|tháng nào|thời gian nào"
+            r"|thời điểm nào|ngày bao nhiêu)\b"
+        ),
+    ),
     (AnswerType.NUMBER, re.compile(r"\b(bao nhiêu|mấy|số lượng|tỷ lệ|bao lâu|phần trăm)\b")),
     (AnswerType.PERSON, re.compile(r"(^|\s)(ai|người nào|vị nào)(\s|\?|$)")),
     (AnswerType.PLACE, re.compile(r"\b(ở đâu|nơi nào|tại đâu|đâu)\b")),
@@ -60,7 +67,7 @@ def profile(question: str) -> QuestionProfile:
     return QuestionProfile(
         text=question,
         terms=frozenset(content),
-        bigrams=frozenset(zip(sylls, sylls[1:], strict=False)),
+        bigrams=frozenset(itertools.pairwise(sylls)),
         numbers=tuple(dict.fromkeys(_NUMBER.findall(question))),
         names=names,
         answer_type=answer_type,

@@ -22,7 +22,10 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(threads)
         self._model = SentenceTransformer(model, device="cpu")
         self._batch_size = batch_size
-        self._dim = int(self._model.get_embedding_dimension())
+        dim = self._model.get_embedding_dimension()
+        if dim is None:
+            raise ValueError(f"{model}: the model does not declare its embedding dimension")
+        self._dim = int(dim)
         label = Path(model).name if Path(model).exists() else model
         self._name = f"sentence-transformers/{label}"
         self._prefixes = ("query: ", "passage: ") if "e5" in label.lower() else ("", "")
@@ -44,4 +47,5 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> Vectors:
         out = self._model.encode([self._prefixes[0] + text], convert_to_numpy=True)
-        return l2_normalise(np.asarray(out, dtype=np.float32))[0]
+        vector: Vectors = l2_normalise(np.asarray(out, dtype=np.float32))[0]
+        return vector

@@ -46,6 +46,7 @@ class Record:
     confidence: float
     citations: tuple[str, ...]  # cited passage texts, best first
     latency_ms: float
+    draft: str | None = None  # the answer before the abstention threshold, when known
     outcome: Outcome = field(init=False)
 
     def __post_init__(self) -> None:
@@ -78,6 +79,28 @@ class Summary:
         return self.answer_rate >= target
 
 
+@dataclass(frozen=True)
+class TradeOffPoint:
+    threshold: float
+    answer_rate: float
+    false_answer_rate: float
+
+
+def trade_off(records: Sequence[Record], steps: int = 50) -> list[TradeOffPoint]:
+    """Answer rate against false-answer rate as the abstention threshold moves over [0, 1]."""
+    answerable = [r for r in records if r.question.answerable]
+    unanswerable = [r for r in records if not r.question.answerable]
+    points = []
+    for i in range(steps + 1):
+        t = i / steps
+        correct = sum(
+            1 for r in answerable if r.draft and r.confidence >= t and contains_answer(r.draft, r.question.answers)
+        )
+        false = sum(1 for r in unanswerable if r.draft and r.confidence >= t)
+        points.append(TradeOffPoint(t, _share(correct, len(answerable)), _share(false, len(unanswerable))))
+    return points
+
+
 def _share(n: int, d: int) -> float:
     return n / d if d else 0.0
 
@@ -97,7 +120,7 @@ def summarise(records: Sequence[Record]) -> Summary:
         false_answer_rate=_share(counts[Outcome.FALSE_ANSWER], unanswerable),
         recall_at_1=_share(sum(1 for k in ranks if k == 1), len(answerable)),
         recall_at_5=_share(sum(1 for k in ranks if k is not None and k <= 5), len(answerable)),
-        mrr=_share(sum(1.0 / k for k in ranks if k), len(answerable)) if answerable else 0.0,
+        mrr=sum(1.0 / k for k in ranks if k) / len(answerable) if answerable else 0.0,
         latency_p50_ms=float(np.percentile(latencies, 50)),
         latency_p95_ms=float(np.percentile(latencies, 95)),
     )

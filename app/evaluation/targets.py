@@ -18,6 +18,8 @@ class Reply:
     confidence: float
     citations: tuple[str, ...]
     latency_ms: float
+    # The answer before the abstention threshold, where the target can tell it (in-process).
+    draft: str | None = None
 
 
 class Target(Protocol):
@@ -36,7 +38,9 @@ class InProcess:
         started = time.perf_counter()
         answer = self.assistant.ask(question, unit=unit, top_k=top_k)
         elapsed = (time.perf_counter() - started) * 1000
-        return Reply(answer.answer, answer.confidence, tuple(c.text for c in answer.citations), elapsed)
+        return Reply(
+            answer.answer, answer.confidence, tuple(c.text for c in answer.citations), elapsed, draft=answer.draft
+        )
 
     def describe(self) -> dict[str, Any]:
         s = self.assistant.settings
@@ -46,11 +50,11 @@ class InProcess:
             "passages": self.assistant.passage_count(),
             "documents": sum(len(self.assistant.list_documents(u.id)) for u in self.assistant.list_units()),
             "settings": {
-                "abstain_threshold": s.abstain_threshold,
-                "retrieve_depth": s.retrieve_depth,
-                "rrf_k": s.rrf_k,
-                "answer_passages": s.answer_passages,
-                "passage_max_chars": s.passage_max_chars,
+                **s.model_dump(
+                    include={"retrieval", "retrieve_depth", "rrf_k", "answer_passages", "passage_max_chars",
+                             "passage_min_chars"}
+                ),
+                "abstain_threshold": self.assistant.threshold,
             },
         }
 
@@ -62,13 +66,20 @@ class OverHttp:
 
     def ask(self, question: str, unit: str | None, top_k: int) -> Reply:
         started = time.perf_counter()
-        response = self._client.post("/v1/ask", json={"question": question, "unit": unit, "top_k": top_k})
+        try:
+            response = self._client.post("/v1/ask", json={"question": question, "unit": unit, "top_k": top_k})
+        except httpx.HTTPError as exc:
+            raise TrolyError(f"cannot reach {self.url}: {exc}") from exc
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             raise TrolyError(f"{self.url}/v1/ask answered {response.status_code}: {response.text[:200]}")
         body = response.json()
-        return Reply(body["answer"], body["confidence"], tuple(c["text"] for c in body["citations"]), elapsed)
+        citations = tuple(c["text"] for c in body["citations"])
+        return Reply(body["answer"], body["confidence"], citations, elapsed, draft=body["answer"])
 
     def describe(self) -> dict[str, Any]:
-        health = self._client.get("/healthz").json()
+        try:
+            health = self._client.get("/healthz").json()
+        except httpx.HTTPError as exc:
+            raise TrolyError(f"cannot reach {self.url}: {exc}") from exc
         return {"target": self.url, "embedder": health.get("embedder"), "passages": health.get("passages")}

@@ -31,9 +31,9 @@ def load_file(path: Path) -> DocumentInput:
 def iter_folder(folder: Path) -> Iterator[Path]:
     """Supported files under ``folder``, in a stable order."""
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix.lower() in TEXT_SUFFIXES and not path.name.startswith("."):
-            if path.name.lower() != "readme.md":
-                yield path
+        supported = path.is_file() and path.suffix.lower() in TEXT_SUFFIXES
+        if supported and not path.name.startswith(".") and path.name.lower() != "readme.md":
+            yield path
 
 
 def load_jsonl_corpus(path: Path) -> Iterator[DocumentInput]:

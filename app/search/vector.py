@@ -43,7 +43,7 @@ class FlatIPIndex:
         if len(keys) == 0:
             return
         with self._lock:
-            self._index.remove_ids(np.asarray(keys, dtype=np.int64))
+            self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(keys, dtype=np.int64)))
 
     def search(self, vector: npt.NDArray[np.float32], k: int) -> tuple[Keys, Scores]:
         with self._lock:

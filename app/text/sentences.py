@@ -9,7 +9,7 @@ import re
 _BOUNDARY = re.compile(r"(?<=[.!?…;])[\"”’»)\]]*\s+(?=[\"“‘«(\[\-–+•*]?\s*[^\W_a-zđ]|\d)", re.UNICODE)
 # Abbreviations after which a full stop does not end a sentence.
 _ABBREVIATIONS = frozenset(
-    {"tp", "ths", "ts", "pgs", "gs", "bs", "th.s", "st", "mr", "mrs", "ms", "dr", "tr", "no", "v.v", "vs", "k", "p", "q"}
+    {"tp", "ths", "ts", "pgs", "gs", "bs", "th.s", "st", "mr", "mrs", "ms", "dr", "tr", "no", "v.v", "vs"}
 )
 
 

@@ -1,0 +1,104 @@
+"""Every evaluation run, kept durably so answer rates can be tracked over time."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.evaluation.outcomes import Record, Summary
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at TEXT NOT NULL,
+    questions TEXT NOT NULL,
+    corpus TEXT,
+    unit TEXT,
+    target TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    records TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    created_at: str
+    questions: str  # the question set's path
+    corpus: str | None
+    unit: str | None
+    target: dict[str, Any]  # embedder, index size, settings
+    summary: dict[str, Any]
+    records: list[dict[str, Any]]
+
+
+def record_row(r: Record) -> dict[str, Any]:
+    return {
+        "id": r.question.id,
+        "question": r.question.question,
+        "answers": list(r.question.answers),
+        "answer": r.answer,
+        "draft": r.draft,
+        "confidence": r.confidence,
+        "outcome": r.outcome.value,
+        "rank": r.answer_rank,
+        "cited": r.citations[0] if r.citations else None,
+        "latency_ms": round(r.latency_ms, 2),
+    }
+
+
+class EvalHistory:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def add(
+        self,
+        questions: str,
+        corpus: str | None,
+        unit: str | None,
+        target: dict[str, Any],
+        summary: Summary,
+        records: list[Record],
+    ) -> Run:
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        rows = [record_row(r) for r in records]
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (created_at, questions, corpus, unit, target, summary, records)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (created, questions, corpus, unit, json.dumps(target, ensure_ascii=False),
+                 json.dumps(asdict(summary)), json.dumps(rows, ensure_ascii=False)),
+            )
+            run_id = int(cursor.lastrowid or 0)
+        return Run(run_id, created, questions, corpus, unit, target, asdict(summary), rows)
+
+    def runs(self, limit: int = 1000) -> list[Run]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT id, created_at, questions, corpus, unit, target, summary, records FROM runs"
+                " ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), json.loads(r[7])) for r in rows
+        ][::-1]
+
+    def latest(self, unit: str | None = None) -> Run | None:
+        """The newest run, preferring one scoped to ``unit`` when asked for one."""
+        runs = self.runs()
+        scoped = [r for r in runs if unit is not None and r.unit == unit]
+        pool = scoped or runs
+        return pool[-1] if pool else None
