@@ -227,7 +227,7 @@ def eval_run(ctx: click.Context, questions: Path, corpus: Path | None, url: str 
             records = run(asked, target_obj, top_k=top_k, progress=bar.update)
         summary = summarise(records)
         units = {q.unit for q in asked}
-        history = EvalHistory(settings.data_dir / "eval_history.sqlite3")
+        history = EvalHistory(settings.eval_history_path)
         saved = history.add(str(questions), corpus_label, units.pop() if len(units) == 1 else None,
                             description, summary, records)
     _print_summary(summary, target, saved.id)
@@ -277,7 +277,7 @@ def eval_report(ctx: click.Context, out: Path, target: float) -> None:
     from app.evaluation.history import EvalHistory
     from app.evaluation.report import write_report
 
-    runs = EvalHistory(_settings(ctx).data_dir / "eval_history.sqlite3").runs()
+    runs = EvalHistory(_settings(ctx).eval_history_path).runs()
     if not runs:
         raise click.ClickException("no evaluation runs yet: run `troly eval QUESTIONS` first")
     click.echo(f"wrote {write_report(runs, out, target)}")

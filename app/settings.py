@@ -36,6 +36,7 @@ class Settings(BaseSettings):
 
     max_question_chars: int = Field(default=1000, ge=10)
     max_top_k: int = Field(default=50, ge=1)
+    answer_rate_target: float = Field(default=0.9, ge=0.0, le=1.0)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
 
     @property
@@ -43,5 +44,5 @@ class Settings(BaseSettings):
         return self.data_dir / "troly.sqlite3"
 
     @property
-    def vector_dir(self) -> Path:
-        return self.data_dir / "faiss"
+    def eval_history_path(self) -> Path:
+        return self.data_dir / "eval_history.sqlite3"

@@ -20,12 +20,11 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if assistant is None:
-            from app.wiring import open_assistant
+        from app.wiring import open_services
 
-            app.state.assistant = open_assistant(settings)
-        else:
-            app.state.assistant = assistant
+        services = open_services(settings, assistant)
+        app.state.assistant = services.assistant
+        app.state.services = services
         yield
 
     app = FastAPI(

@@ -10,11 +10,17 @@ from fastapi import Depends, Request
 from app.assistant import Assistant
 from app.errors import Forbidden, Unauthorized
 from app.settings import Settings
+from app.wiring import Services
 
 
 def get_assistant(request: Request) -> Assistant:
     assistant: Assistant = request.app.state.assistant
     return assistant
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
 
 
 def get_settings(request: Request) -> Settings:
@@ -37,3 +43,5 @@ def require_admin(request: Request, settings: Annotated[Settings, Depends(get_se
 
 
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
+ServicesDep = Annotated[Services, Depends(get_services)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -99,6 +99,38 @@ class CitationOut(BaseModel):
         )
 
 
+class FeedbackIn(BaseModel):
+    helpful: bool
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class FeedbackOut(BaseModel):
+    answer_id: str
+    helpful: bool
+
+
+class DayStatsOut(BaseModel):
+    day: str
+    questions: int
+    answered: int
+    helpful: int
+    feedback: int
+
+
+class StatsOut(BaseModel):
+    unit: str | None
+    days: int
+    questions: int
+    answered: int
+    abstained: int
+    answer_rate: float | None = Field(description="answered / asked in live traffic")
+    helpful_rate: float | None = Field(description="helpful / feedback given")
+    feedback: int
+    target: float
+    last_eval: dict[str, object] | None
+    daily: list[DayStatsOut]
+
+
 class AskOut(BaseModel):
     id: str
     answer: str | None
