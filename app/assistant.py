@@ -16,7 +16,7 @@ from app.answer.model import AnswerModel
 from app.answer.question import QuestionProfile, profile
 from app.domain import Answer, Citation, Document, DocumentInput, PassageHit, Unit, is_slug
 from app.embedding.base import Embedder
-from app.errors import DocumentNotFound, EmbedderMismatch, InvalidInput, UnitNotFound
+from app.errors import Conflict, DocumentNotFound, EmbedderMismatch, InvalidInput, UnitNotFound
 from app.ingest.pipeline import PreparedDocument, prepare
 from app.search.fusion import Fused
 from app.search.lexical import bm25_idf
@@ -106,15 +106,28 @@ class Assistant:
             prepare(unit_id, d, self.settings.passage_max_chars, self.settings.passage_min_chars) for d in documents
         ]
         results: list[IngestResult] = []
-        for item in prepared:
-            existing = self.store.find_document(unit_id, item.document.content_hash)
-            if existing is not None:
-                results.append(IngestResult(existing, created=False))
-                if progress:
-                    progress(len(item.passages))
-                continue
-            vectors = self._embed(item.embed_texts, progress)
-            results.append(IngestResult(self._commit(unit_id, item, vectors), created=True))
+        pending: list[tuple[list[int], list[list[str]], np.ndarray]] = []
+        try:
+            for item in prepared:
+                existing = self.store.find_document(unit_id, item.document.content_hash)
+                if existing is not None:
+                    results.append(IngestResult(existing, created=False))
+                    if progress:
+                        progress(len(item.passages))
+                    continue
+                vectors = self._embed(item.embed_texts, progress)
+                stored, keys = self._store(unit_id, item, vectors)
+                results.append(IngestResult(stored, created=bool(keys)))
+                if keys:
+                    pending.append((keys, item.tokens, vectors))
+        finally:
+            # One index update per batch: BM25 statistics are rebuilt once, not per document.
+            if pending:
+                self._index(unit_id).add(
+                    np.concatenate([np.asarray(k, dtype=np.int64) for k, _, _ in pending]),
+                    [t for _, tokens, _ in pending for t in tokens],
+                    np.vstack([v for _, _, v in pending]),
+                )
         return results
 
     def _embed(self, texts: Sequence[str], progress: Progress | None) -> np.ndarray:
@@ -126,13 +139,34 @@ class Assistant:
                 progress(len(texts[i : i + batch]))
         return np.vstack(parts) if parts else np.zeros((0, self.embedder.dim), dtype=np.float32)
 
-    def _commit(self, unit_id: str, item: PreparedDocument, vectors: np.ndarray) -> Document:
+    def _store(self, unit_id: str, item: PreparedDocument, vectors: np.ndarray) -> tuple[Document, list[int]]:
+        """Writes one document (one transaction); no keys when the same content got there first."""
         with self._write_lock:
             existing = self.store.find_document(unit_id, item.document.content_hash)
-            if existing is not None:  # a concurrent upload of the same content won
-                return existing
-            keys = self.store.add_document(item.document, item.passages, item.tokens, vectors)
-            self._indexes[unit_id].add(np.asarray(keys, dtype=np.int64), item.tokens, vectors)
+            if existing is not None:
+                return existing, []
+            return item.document, self.store.add_document(item.document, item.passages, item.tokens, vectors)
+
+    def _index(self, unit_id: str) -> UnitIndex:
+        return self._indexes[unit_id]
+
+    def replace_document(self, unit_id: str, document_id: str, document: DocumentInput) -> Document:
+        """New content under the same id: the old passages leave the answers as the new ones enter."""
+        current = self.get_document(unit_id, document_id)
+        item = prepare(
+            unit_id, document, self.settings.passage_max_chars, self.settings.passage_min_chars, document_id
+        )
+        if item.document.content_hash == current.content_hash and item.document.title == current.title:
+            return current
+        clash = self.store.find_document(unit_id, item.document.content_hash)
+        if clash is not None and clash.id != document_id:
+            raise Conflict(f"document {clash.id!r} of unit {unit_id!r} already has this content")
+        vectors = self._embed(item.embed_texts, None)
+        with self._write_lock:
+            old, new = self.store.replace_document(item.document, item.passages, item.tokens, vectors)
+            self._index(unit_id).replace(
+                np.asarray(old, dtype=np.int64), np.asarray(new, dtype=np.int64), item.tokens, vectors
+            )
         return item.document
 
     def list_documents(self, unit_id: str) -> list[Document]:
@@ -150,7 +184,7 @@ class Assistant:
         document = self.get_document(unit_id, document_id)
         with self._write_lock:
             keys = self.store.delete_document(unit_id, document_id)
-            self._indexes[unit_id].remove(np.asarray(keys, dtype=np.int64))
+            self._index(unit_id).remove(np.asarray(keys, dtype=np.int64))
         return document
 
     # -- questions ---------------------------------------------------------------------

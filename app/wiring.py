@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.access import AccessControl
 from app.activity import ActivityLog
 from app.answer.model import AnswerModel
 from app.assistant import Assistant
@@ -26,6 +27,7 @@ class Services:
     assistant: Assistant
     activity: ActivityLog
     history: EvalHistory
+    access: AccessControl
 
 
 def open_services(settings: Settings, assistant: Assistant | None = None) -> Services:
@@ -34,4 +36,9 @@ def open_services(settings: Settings, assistant: Assistant | None = None) -> Ser
         assistant=assistant,
         activity=ActivityLog(settings.data_dir / "activity.sqlite3"),
         history=EvalHistory(settings.eval_history_path),
+        access=open_access(settings),
     )
+
+
+def open_access(settings: Settings) -> AccessControl:
+    return AccessControl(settings.data_dir / "access.sqlite3", admin_key=settings.admin_key)

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import errors
-from app.api.routes import router
+from app.api import documents, errors
+from app.api.limits import BodySizeLimit
+from app.api.routes import ERROR_RESPONSES, router
 from app.assistant import Assistant
 from app.settings import Settings
 
@@ -35,5 +36,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     )
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     app.include_router(router)
+    app.include_router(documents.router, responses=ERROR_RESPONSES)
     return app

@@ -4,34 +4,35 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from app import __version__
-from app.api.deps import AssistantDep, ServicesDep, SettingsDep, require_admin
+from app.api.deps import AdminDep, AssistantDep, ReaderDep, ServicesDep, SettingsDep
 from app.api.schemas import (
     AskIn,
     AskOut,
+    AuditOut,
     CitationOut,
     DayStatsOut,
-    DocumentCreated,
-    DocumentIn,
-    DocumentSummary,
     ErrorBody,
     FeedbackIn,
     FeedbackOut,
     Health,
+    KeyCreated,
+    KeyIn,
+    KeyOut,
     StatsOut,
     UnitIn,
     UnitOut,
 )
-from app.domain import DocumentInput
 
-_ERRORS: dict[int | str, dict[str, object]] = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (401, 403, 404, 409, 413, 415, 422)
 }
 
-router = APIRouter(responses=_ERRORS)
+router = APIRouter(responses=ERROR_RESPONSES)
 
 
 @router.get("/healthz", response_model=Health, tags=["service"])
@@ -44,46 +45,20 @@ def healthz(assistant: AssistantDep) -> Health:
     )
 
 
-@router.post(
-    "/v1/units",
-    status_code=status.HTTP_201_CREATED,
-    response_model=UnitOut,
-    dependencies=[Depends(require_admin)],
-    tags=["units"],
-)
-def create_unit(body: UnitIn, assistant: AssistantDep) -> UnitOut:
-    unit = assistant.create_unit(body.id, body.name)
+@router.post("/v1/units", status_code=status.HTTP_201_CREATED, response_model=UnitOut, tags=["units"])
+def create_unit(body: UnitIn, who: AdminDep, services: ServicesDep) -> UnitOut:
+    unit = services.assistant.create_unit(body.id, body.name)
+    services.access.audit(who, "unit.create", unit.id, unit.id, {"name": unit.name})
     return UnitOut(id=unit.id, name=unit.name)
 
 
 @router.get("/v1/units", response_model=list[UnitOut], tags=["units"])
-def list_units(assistant: AssistantDep) -> list[UnitOut]:
+def list_units(assistant: AssistantDep, _: ReaderDep) -> list[UnitOut]:
     return [UnitOut(id=u.id, name=u.name) for u in assistant.list_units()]
 
 
-@router.post(
-    "/v1/units/{unit}/documents",
-    status_code=status.HTTP_201_CREATED,
-    response_model=DocumentCreated,
-    dependencies=[Depends(require_admin)],
-    tags=["documents"],
-)
-def add_document(unit: str, body: DocumentIn, assistant: AssistantDep, response: Response) -> DocumentCreated:
-    result = assistant.add_document(
-        unit, DocumentInput(title=body.title, text=body.text, date=body.date, source=body.source)
-    )
-    if not result.created:
-        response.status_code = status.HTTP_200_OK
-    return DocumentCreated(document_id=result.document.id, passages=result.document.passages, created=result.created)
-
-
-@router.get("/v1/units/{unit}/documents", response_model=list[DocumentSummary], tags=["documents"])
-def list_documents(unit: str, assistant: AssistantDep) -> list[DocumentSummary]:
-    return [DocumentSummary.of(d) for d in assistant.list_documents(unit)]
-
-
 @router.post("/v1/ask", response_model=AskOut, tags=["questions"])
-def ask(body: AskIn, services: ServicesDep) -> AskOut:
+def ask(body: AskIn, services: ServicesDep, _: ReaderDep) -> AskOut:
     started = time.perf_counter()
     answer = services.assistant.ask(body.question, unit=body.unit, top_k=body.top_k)
     services.activity.record(answer, (time.perf_counter() - started) * 1000)
@@ -111,6 +86,7 @@ def feedback(answer_id: str, body: FeedbackIn, services: ServicesDep) -> Feedbac
 def stats(
     services: ServicesDep,
     settings: SettingsDep,
+    _: ReaderDep,
     unit: str | None = None,
     days: int = Query(default=30, ge=1, le=3650),
 ) -> StatsOut:
@@ -140,3 +116,32 @@ def stats(
         last_eval=last_eval,
         daily=[DayStatsOut(**asdict(d)) for d in live.daily],
     )
+
+
+@router.post("/v1/keys", status_code=status.HTTP_201_CREATED, response_model=KeyCreated, tags=["keys"])
+def create_key(body: KeyIn, who: AdminDep, services: ServicesDep) -> KeyCreated:
+    for unit in body.units:
+        services.assistant.unit(unit)
+    info, key = services.access.create_key(body.role, body.units)
+    services.access.audit(who, "key.create", None, info.id, {"role": info.role, "units": list(info.units)})
+    return KeyCreated(id=info.id, key=key, role=info.role, units=list(info.units))
+
+
+@router.get("/v1/keys", response_model=list[KeyOut], tags=["keys"])
+def list_keys(_: AdminDep, services: ServicesDep) -> list[KeyOut]:
+    return [KeyOut(id=k.id, role=k.role, units=list(k.units), created_at=k.created_at, revoked_at=k.revoked_at)
+            for k in services.access.list_keys()]
+
+
+@router.delete("/v1/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["keys"])
+def revoke_key(key_id: str, who: AdminDep, services: ServicesDep) -> Response:
+    services.access.revoke(key_id)
+    services.access.audit(who, "key.revoke", None, key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/v1/audit", response_model=list[AuditOut], tags=["keys"])
+def audit(
+    _: AdminDep, services: ServicesDep, unit: str | None = None, limit: int = Query(default=100, ge=1, le=10000)
+) -> list[AuditOut]:
+    return [AuditOut(**asdict(e)) for e in services.access.audit_log(limit, unit)]

@@ -63,6 +63,46 @@ class DocumentSummary(BaseModel):
         return cls(id=d.id, title=d.title, date=d.date, source=d.source, passages=d.passages, created_at=d.created_at)
 
 
+class DocumentFull(DocumentSummary):
+    text: str = Field(description="the stored (normalised, cleaned) text; citation offsets point into it")
+    content_hash: str
+
+    @classmethod
+    def of(cls, d: CoreDocument) -> DocumentFull:
+        return cls(id=d.id, title=d.title, date=d.date, source=d.source, passages=d.passages,
+                   created_at=d.created_at, text=d.text, content_hash=d.content_hash)
+
+
+class KeyIn(BaseModel):
+    role: Literal["admin", "maintainer", "reader"]
+    units: list[str] = Field(default_factory=list, description="units a maintainer key may change")
+
+
+class KeyOut(BaseModel):
+    id: str
+    role: str
+    units: list[str]
+    created_at: str
+    revoked_at: str | None = None
+
+
+class KeyCreated(BaseModel):
+    id: str
+    key: str = Field(description="shown once: only its hash is stored")
+    role: str
+    units: list[str]
+
+
+class AuditOut(BaseModel):
+    seq: int
+    at: str
+    key_id: str
+    action: str
+    unit: str | None
+    target: str | None
+    detail: dict[str, object]
+
+
 class AskIn(BaseModel):
     question: str
     unit: str | None = None

@@ -1,4 +1,4 @@
-"""Reading documents from files: plain text and Markdown, and JSONL corpora."""
+"""Reading documents from disk: single files, folders, and JSONL corpora."""
 
 from __future__ import annotations
 
@@ -7,32 +7,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from app.domain import DocumentInput
-from app.errors import InvalidInput, UnsupportedFormat
-
-TEXT_SUFFIXES = frozenset({".txt", ".md"})
-
-
-def decode_text(data: bytes, name: str) -> str:
-    if b"\x00" in data:
-        raise InvalidInput(f"{name}: binary content is not text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+from app.errors import InvalidInput
+from app.ingest.formats import SUPPORTED_SUFFIXES, parse_file
 
 
 def load_file(path: Path) -> DocumentInput:
-    suffix = path.suffix.lower()
-    if suffix not in TEXT_SUFFIXES:
-        raise UnsupportedFormat(f"{path.name}: unsupported file type {suffix or '(none)'}")
-    return DocumentInput(title="", text=decode_text(path.read_bytes(), path.name), source=path.name)
+    parsed = parse_file(path.name, path.read_bytes())
+    return DocumentInput(title=parsed.title or "", text=parsed.text, source=path.name)
 
 
 def iter_folder(folder: Path) -> Iterator[Path]:
-    """Supported files under ``folder``, in a stable order."""
+    """Supported files under ``folder``, in a stable order (README files are documentation)."""
     for path in sorted(folder.rglob("*")):
-        supported = path.is_file() and path.suffix.lower() in TEXT_SUFFIXES
-        if supported and not path.name.startswith(".") and path.name.lower() != "readme.md":
+        supported = path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES
+        if supported and not path.name.startswith(".") and path.stem.lower() != "readme":
             yield path
 
 

@@ -37,8 +37,13 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def prepare(unit: str, given: DocumentInput, max_chars: int, min_chars: int) -> PreparedDocument:
-    """Validates and segments a document; raises InvalidInput subclasses, stores nothing."""
+def prepare(
+    unit: str, given: DocumentInput, max_chars: int, min_chars: int, document_id: str | None = None
+) -> PreparedDocument:
+    """Validates and segments a document; raises InvalidInput subclasses, stores nothing.
+
+    A new document's id derives from its unit and content; a replacement keeps ``document_id``.
+    """
     if given.date is not None and not is_partial_date(given.date):
         raise InvalidInput(f"date {given.date!r} is not YYYY-MM-DD or YYYY-MM")
     cleaned = clean(given.text)
@@ -47,11 +52,11 @@ def prepare(unit: str, given: DocumentInput, max_chars: int, min_chars: int) -> 
     text = cleaned.text
     title = normalize(given.title or "") or _derive_title(text)
     digest = content_hash(text)
-    document_id = content_id(unit, digest)
+    document_id = document_id or content_id(unit, digest)
     spans = passage_spans(text, max_chars=max_chars, min_chars=min_chars)
     passages = [
         Passage(
-            id=content_id(document_id, str(start), str(end)),
+            id=content_id(unit, digest, str(start), str(end)),
             document_id=document_id,
             unit=unit,
             seq=seq,

@@ -60,6 +60,16 @@ class DocumentStore(Protocol):
         """Stores the document and its passages in one transaction; returns the passage keys."""
         ...
 
+    def replace_document(
+        self,
+        document: Document,
+        passages: Sequence[Passage],
+        tokens: Sequence[Sequence[str]],
+        vectors: npt.NDArray[np.float32],
+    ) -> tuple[list[int], list[int]]:
+        """Swaps a stored document's content in one transaction; returns (old keys, new keys)."""
+        ...
+
     def delete_document(self, unit: str, document_id: str) -> list[int]:
         """Removes the document in one transaction; returns the keys of its passages."""
         ...

@@ -51,7 +51,31 @@ CREATE INDEX IF NOT EXISTS passages_unit ON passages (unit);
 CREATE INDEX IF NOT EXISTS passages_document ON passages (document_id);
 """
 
-_DOC_COLUMNS = "id, unit, title, date, source, text, content_hash, passages, created_at"
+# In the order of the Document dataclass's fields: rows are unpacked into it.
+_DOC_COLUMNS = "id, unit, title, text, date, source, content_hash, passages, created_at"
+
+
+def _doc_row(d: Document) -> tuple[object, ...]:
+    return (d.id, d.unit, d.title, d.text, d.date, d.source, d.content_hash, d.passages, d.created_at)
+
+
+def _insert_passages(
+    db: sqlite3.Connection,
+    passages: Sequence[Passage],
+    tokens: Sequence[Sequence[str]],
+    vectors: npt.NDArray[np.float32],
+) -> list[int]:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    keys = []
+    for passage, toks, vector in zip(passages, tokens, vectors, strict=True):
+        cursor = db.execute(
+            'INSERT INTO passages (id, document_id, unit, seq, start, "end", text, tokens, vector)'
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (passage.id, passage.document_id, passage.unit, passage.seq, passage.start, passage.end, passage.text,
+             " ".join(toks), vector.tobytes()),
+        )
+        keys.append(int(cursor.lastrowid or 0))
+    return keys
 
 
 def _now() -> str:
@@ -146,41 +170,32 @@ class SqliteStore:
         tokens: Sequence[Sequence[str]],
         vectors: npt.NDArray[np.float32],
     ) -> list[int]:
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         with self._write() as db:
+            db.execute(f"INSERT INTO documents ({_DOC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _doc_row(document))
+            return _insert_passages(db, passages, tokens, vectors)
+
+    def replace_document(
+        self,
+        document: Document,
+        passages: Sequence[Passage],
+        tokens: Sequence[Sequence[str]],
+        vectors: npt.NDArray[np.float32],
+    ) -> tuple[list[int], list[int]]:
+        with self._write() as db:
+            old = [
+                int(r[0])
+                for r in db.execute(
+                    "SELECT key FROM passages WHERE document_id = ? AND unit = ?", (document.id, document.unit)
+                ).fetchall()
+            ]
+            db.execute("DELETE FROM passages WHERE document_id = ? AND unit = ?", (document.id, document.unit))
             db.execute(
-                f"INSERT INTO documents ({_DOC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    document.id,
-                    document.unit,
-                    document.title,
-                    document.date,
-                    document.source,
-                    document.text,
-                    document.content_hash,
-                    document.passages,
-                    document.created_at,
-                ),
+                "UPDATE documents SET title = ?, date = ?, source = ?, text = ?, content_hash = ?, passages = ?,"
+                " created_at = ? WHERE id = ? AND unit = ?",
+                (document.title, document.date, document.source, document.text, document.content_hash,
+                 document.passages, document.created_at, document.id, document.unit),
             )
-            keys = []
-            for passage, toks, vector in zip(passages, tokens, vectors, strict=True):
-                cursor = db.execute(
-                    'INSERT INTO passages (id, document_id, unit, seq, start, "end", text, tokens, vector)'
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        passage.id,
-                        passage.document_id,
-                        passage.unit,
-                        passage.seq,
-                        passage.start,
-                        passage.end,
-                        passage.text,
-                        " ".join(toks),
-                        vector.tobytes(),
-                    ),
-                )
-                keys.append(int(cursor.lastrowid or 0))
-        return keys
+            return old, _insert_passages(db, passages, tokens, vectors)
 
     def delete_document(self, unit: str, document_id: str) -> list[int]:
         with self._write() as db:

@@ -1,0 +1,133 @@
+"""Document routes: JSON or multipart upload, read, replace, delete. Every write is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from app.api.deps import KeyDep, ReaderDep, ServicesDep, SettingsDep
+from app.api.schemas import DocumentCreated, DocumentFull, DocumentIn, DocumentSummary
+from app.domain import DocumentInput
+from app.errors import InvalidInput, UnsupportedFormat
+from app.ingest.formats import parse_file
+from app.settings import Settings
+
+router = APIRouter(tags=["documents"])
+
+_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": DocumentIn.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary",
+                                 "description": ".txt, .md, .html, .docx or .pdf"},
+                        "title": {"type": "string"},
+                        "date": {"type": "string", "description": "YYYY-MM-DD or YYYY-MM"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+async def _read_document(request: Request, settings: Settings) -> DocumentInput:
+    """The document in a JSON body or in a multipart ``file`` field; bad input raises, nothing stored."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json":
+        try:
+            body = DocumentIn.model_validate_json(await request.body())
+        except ValidationError as exc:
+            details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise InvalidInput(details or "invalid document") from exc
+        return DocumentInput(title=body.title, text=body.text, date=body.date, source=body.source)
+    if kind == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=10, max_part_size=settings.max_upload_bytes)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InvalidInput("a multipart upload needs a 'file' field with a file name")
+        data = await upload.read()
+        parsed = parse_file(upload.filename, data)
+        title = form.get("title")
+        date = form.get("date")
+        return DocumentInput(
+            title=(title if isinstance(title, str) else "") or parsed.title or "",
+            text=parsed.text,
+            date=(date if isinstance(date, str) and date.strip() else None),
+            source=upload.filename,
+        )
+    raise UnsupportedFormat(f"send application/json or multipart/form-data, not {kind or 'no content type'}")
+
+
+@router.post(
+    "/v1/units/{unit}/documents",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DocumentCreated,
+    openapi_extra=_BODY,
+    summary="Add a document (JSON text, or an uploaded .txt/.md/.html/.docx/.pdf)",
+)
+async def add_document(
+    unit: str, request: Request, who: KeyDep, services: ServicesDep, settings: SettingsDep, response: Response
+) -> DocumentCreated:
+    services.assistant.unit(unit)
+    who.require_write(unit)
+    document = await _read_document(request, settings)
+    result = await _in_thread(services.assistant.add_document, unit, document)
+    if result.created:
+        services.access.audit(who, "document.add", unit, result.document.id,
+                              {"title": result.document.title, "passages": result.document.passages})
+    else:
+        response.status_code = status.HTTP_200_OK
+    return DocumentCreated(document_id=result.document.id, passages=result.document.passages, created=result.created)
+
+
+@router.get("/v1/units/{unit}/documents", response_model=list[DocumentSummary])
+def list_documents(unit: str, services: ServicesDep, _: ReaderDep) -> list[DocumentSummary]:
+    return [DocumentSummary.of(d) for d in services.assistant.list_documents(unit)]
+
+
+@router.get("/v1/units/{unit}/documents/{document_id}", response_model=DocumentFull)
+def get_document(unit: str, document_id: str, services: ServicesDep, _: ReaderDep) -> DocumentFull:
+    return DocumentFull.of(services.assistant.get_document(unit, document_id))
+
+
+@router.put(
+    "/v1/units/{unit}/documents/{document_id}",
+    response_model=DocumentCreated,
+    openapi_extra=_BODY,
+    summary="Replace a document's content; its old passages leave the answers at once",
+)
+async def replace_document(
+    unit: str, document_id: str, request: Request, who: KeyDep, services: ServicesDep, settings: SettingsDep
+) -> DocumentCreated:
+    services.assistant.get_document(unit, document_id)
+    who.require_write(unit)
+    document = await _read_document(request, settings)
+    replaced = await _in_thread(services.assistant.replace_document, unit, document_id, document)
+    services.access.audit(who, "document.replace", unit, document_id,
+                          {"title": replaced.title, "passages": replaced.passages})
+    return DocumentCreated(document_id=replaced.id, passages=replaced.passages, created=False)
+
+
+@router.delete("/v1/units/{unit}/documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_document(unit: str, document_id: str, who: KeyDep, services: ServicesDep) -> Response:
+    services.assistant.get_document(unit, document_id)
+    who.require_write(unit)
+    deleted = services.assistant.delete_document(unit, document_id)
+    services.access.audit(who, "document.delete", unit, document_id, {"title": deleted.title})
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _in_thread(function: Any, *args: Any) -> Any:
+    """Embedding is CPU work: keep it off the event loop."""
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(function, *args)
