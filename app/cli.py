@@ -316,3 +316,53 @@ def tune(ctx: click.Context, questions: Path, corpus: Path, part: str | None, ou
     target = out or DEFAULT_MODEL_PATH
     model.save(target)
     click.echo(f"fitted on {len(asked)} questions; threshold {model.threshold:.3f}; wrote {target}")
+
+
+@main.group()
+def keys() -> None:
+    """Create, list and revoke API keys (shown once, stored as hashes)."""
+
+
+@keys.command("create")
+@click.option("--role", type=click.Choice(["admin", "maintainer", "reader"]), required=True)
+@click.option("--unit", "units", multiple=True, help="A unit a maintainer key may change (repeatable).")
+@click.pass_context
+def keys_create(ctx: click.Context, role: str, units: tuple[str, ...]) -> None:
+    from app.access import Principal
+    from app.wiring import open_access
+
+    with _fail_cleanly():
+        access = open_access(_settings(ctx))
+        info, key = access.create_key(role, units)
+        access.audit(Principal("cli", "admin"), "key.create", None, info.id, {"role": role, "units": list(units)})
+    click.echo(f"id   {info.id}\nrole {info.role}" + (f"\nunits {', '.join(info.units)}" if info.units else ""))
+    click.secho(f"key  {key}", bold=True)
+    click.echo("The key is shown only now; store it safely.", err=True)
+
+
+@keys.command("list")
+@click.pass_context
+def keys_list(ctx: click.Context) -> None:
+    from app.wiring import open_access
+
+    for k in open_access(_settings(ctx)).list_keys():
+        state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
+        click.echo(f"{k.id}\t{k.role}\t{','.join(k.units) or '-'}\t{k.created_at}\t{state}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_context
+def keys_revoke(ctx: click.Context, key_id: str) -> None:
+    from app.access import Principal
+    from app.wiring import open_access
+
+    with _fail_cleanly():
+        access = open_access(_settings(ctx))
+        access.revoke(key_id)
+        access.audit(Principal("cli", "admin"), "key.revoke", None, key_id)
+    click.echo(f"revoked {key_id}")
+
+
+if __name__ == "__main__":
+    main()
