@@ -89,6 +89,14 @@ def _ingest_into(assistant: Any, unit: str, unit_name: str | None, path: Path) -
         documents = [load_file(p) for p in iter_folder(path)]
     with tqdm(desc=f"{unit}: embedding", unit="passage", disable=None) as bar:
         results = assistant.add_documents(unit, documents, progress=bar.update)
+    from app.access import Principal
+    from app.wiring import open_access
+
+    access = open_access(assistant.settings)
+    for r in results:
+        if r.created:
+            access.audit(Principal("cli", "admin"), "document.add", unit, r.document.id,
+                         {"title": r.document.title, "passages": r.document.passages})
     created = sum(r.created for r in results)
     click.echo(f"{unit}: {created} new, {len(results) - created} already stored, "
                f"{sum(r.document.passages for r in results if r.created)} passages added")

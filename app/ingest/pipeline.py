@@ -11,9 +11,11 @@ from app.errors import EmptyDocument, InvalidInput
 from app.ingest.cleaning import clean
 from app.ingest.segment import passage_spans
 from app.text.normalize import normalize
+from app.text.sentences import sentence_spans
 from app.text.tokens import index_tokens
 
 _TITLE_MAX_CHARS = 120
+_TITLE_MIN_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,12 @@ class PreparedDocument:
 
 
 def _derive_title(text: str) -> str:
-    first = text.split("\n", 1)[0]
+    """The first sentence of the first real paragraph (a photo caption is not a title)."""
+    paragraphs = [p for p in text.split("\n") if p.strip()]
+    first = next((p for p in paragraphs if len(p) >= _TITLE_MIN_CHARS), paragraphs[0])
+    spans = sentence_spans(first)
+    if spans:
+        first = first[spans[0][0] : spans[0][1]]
     if len(first) <= _TITLE_MAX_CHARS:
         return first
     cut = first.rfind(" ", 0, _TITLE_MAX_CHARS)

@@ -1,11 +1,20 @@
-"""BM25 over pyvi tokens (bm25s), rebuilt from stored tokens when a unit's documents change."""
+"""BM25 over pyvi tokens (bm25s), updated without rebuilding the whole unit on every write.
+
+bm25s precomputes every term's scores, so a corpus cannot grow in place. The index is
+kept as a log-structured pair: a large *base* segment, a small *delta* segment holding
+the passages added since the base was built (rebuilt on each write, which is cheap while
+it is small), and tombstones for base passages removed since. When the delta or the
+tombstones pass a share of the base, both are folded into a new base. A search reads one
+immutable snapshot, so it never waits for a write.
+"""
 
 from __future__ import annotations
 
 import math
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import bm25s
 import numpy as np
@@ -13,52 +22,108 @@ import numpy.typing as npt
 
 from app.search.vector import Keys, Scores
 
+_EMPTY_KEYS: Keys = np.zeros(0, dtype=np.int64)
+_EMPTY_SCORES: Scores = np.zeros(0, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    model: bm25s.BM25
+    keys: Keys
+
+    @classmethod
+    def build(cls, tokens: dict[int, list[str]], keys: Iterable[int]) -> _Segment | None:
+        ordered = np.fromiter(keys, dtype=np.int64)
+        if len(ordered) == 0:
+            return None
+        model = bm25s.BM25()
+        model.index([tokens[int(k)] or [""] for k in ordered], show_progress=False)
+        return cls(model, ordered)
+
+    def top(self, query: list[str], k: int, deleted: frozenset[int]) -> tuple[Keys, Scores]:
+        scores: npt.NDArray[np.float32] = np.asarray(self.model.get_scores(query), dtype=np.float32)
+        k = min(k + len(deleted), len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[scores[top] > 0]
+        keys = self.keys[top]
+        if deleted:
+            alive = np.fromiter((int(x) not in deleted for x in keys), dtype=bool, count=len(keys))
+            top, keys = top[alive], keys[alive]
+        return keys, scores[top]
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    base: _Segment | None
+    delta: _Segment | None
+    deleted: frozenset[int]  # base keys removed since the base was built
+
 
 class Bm25Index:
-    def __init__(self) -> None:
+    def __init__(self, compact_share: float = 0.05, min_delta: int = 2000) -> None:
         self._tokens: dict[int, list[str]] = {}
         self._df: Counter[str] = Counter()
-        self._model: bm25s.BM25 | None = None
-        self._keys: Keys = np.zeros(0, dtype=np.int64)
-        self._lock = threading.Lock()
+        self._base_keys: set[int] = set()
+        self._deleted: set[int] = set()
+        self._snapshot = _Snapshot(None, None, frozenset())
+        self._compact_share = compact_share
+        self._min_delta = min_delta
+        self._lock = threading.Lock()  # one writer at a time; readers use the snapshot
 
     def add(self, keys: Keys, tokens: Sequence[Sequence[str]]) -> None:
         with self._lock:
             for key, toks in zip(keys, tokens, strict=True):
-                if int(key) in self._tokens:
-                    continue
-                self._tokens[int(key)] = list(toks)
-                self._df.update(set(toks))
-            self._rebuild()
+                if int(key) not in self._tokens:
+                    self._tokens[int(key)] = list(toks)
+                    self._df.update(set(toks))
+            self._refresh()
 
     def remove(self, keys: Keys) -> None:
         with self._lock:
-            for key in keys:
-                removed = self._tokens.pop(int(key), None)
-                if removed is not None:
-                    self._df.subtract(set(removed))
-            self._rebuild()
+            for key in (int(k) for k in keys):
+                removed = self._tokens.pop(key, None)
+                if removed is None:
+                    continue
+                self._df.subtract(set(removed))
+                if key in self._base_keys:
+                    self._deleted.add(key)
+            self._refresh()
 
-    def _rebuild(self) -> None:
-        # bm25s precomputes every term's scores, so statistics change on every write: rebuild.
-        if not self._tokens:
-            self._model, self._keys = None, np.zeros(0, dtype=np.int64)
+    def _refresh(self) -> None:
+        delta_keys = [k for k in self._tokens if k not in self._base_keys]
+        limit = max(self._min_delta, self._compact_share * len(self._base_keys))
+        if len(delta_keys) > limit or len(self._deleted) > limit:
+            self._base_keys = set(self._tokens)
+            self._deleted = set()
+            base = _Segment.build(self._tokens, self._tokens.keys())
+            self._snapshot = _Snapshot(base, None, frozenset())
             return
-        keys = np.fromiter(self._tokens.keys(), dtype=np.int64, count=len(self._tokens))
-        model = bm25s.BM25()
-        model.index([self._tokens[int(k)] or [""] for k in keys], show_progress=False)
-        self._model, self._keys = model, keys
+        delta = _Segment.build(self._tokens, delta_keys)
+        self._snapshot = _Snapshot(self._snapshot.base, delta, frozenset(self._deleted))
+
+    def compact(self) -> None:
+        """Fold everything into one base segment (exact BM25 statistics again)."""
+        with self._lock:
+            self._base_keys = set(self._tokens)
+            self._deleted = set()
+            self._snapshot = _Snapshot(_Segment.build(self._tokens, self._tokens.keys()), None, frozenset())
 
     def search(self, tokens: Sequence[str], k: int) -> tuple[Keys, Scores]:
-        model, keys = self._model, self._keys
-        if model is None or not tokens:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores: npt.NDArray[np.float32] = np.asarray(model.get_scores(list(tokens)), dtype=np.float32)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        top = top[scores[top] > 0]
-        return keys[top], scores[top]
+        snapshot = self._snapshot
+        query = list(tokens)
+        if not query:
+            return _EMPTY_KEYS, _EMPTY_SCORES
+        parts = [
+            segment.top(query, k, snapshot.deleted if segment is snapshot.base else frozenset())
+            for segment in (snapshot.base, snapshot.delta)
+            if segment is not None
+        ]
+        if not parts:
+            return _EMPTY_KEYS, _EMPTY_SCORES
+        keys = np.concatenate([p[0] for p in parts])
+        scores = np.concatenate([p[1] for p in parts])
+        order = np.lexsort((keys, -scores))[:k]
+        return keys[order], scores[order]
 
     def document_frequency(self, token: str) -> int:
         return max(self._df.get(token, 0), 0)
