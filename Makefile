@@ -19,9 +19,11 @@ $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 	touch $@
 
 # torch first, pinned: its CPU build lies on local disk, and an unpinned torch pulls CUDA.
+# Browser tests drive Debian's chromium through Playwright (never Playwright's own download).
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	touch $@
 
 setup: $(VENV)/.runtime

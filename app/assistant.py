@@ -18,9 +18,9 @@ from app.domain import Answer, Citation, Document, DocumentInput, PassageHit, Un
 from app.embedding.base import Embedder
 from app.errors import Conflict, DocumentNotFound, EmbedderMismatch, InvalidInput, UnitNotFound
 from app.ingest.pipeline import PreparedDocument, prepare
-from app.search.fusion import Fused
+from app.search.fusion import reciprocal_rank_fusion
 from app.search.lexical import bm25_idf
-from app.search.unit_index import UnitIndex
+from app.search.unit_index import UnitIndex, merge_ranked
 from app.settings import Settings
 from app.store.base import DocumentStore
 from app.text.normalize import normalize
@@ -202,13 +202,12 @@ class Assistant:
         units = [self.unit(unit).id] if unit is not None else list(self._indexes)
         vector = self.embedder.embed_query(question)
         tokens = index_tokens(question)
-        fused: list[Fused] = []
-        for unit_id in units:
-            index = self._indexes[unit_id]
-            s = self.settings
-            fused.extend(index.search(vector, tokens, s.retrieve_depth, s.rrf_k, s.retrieval))
-        fused.sort(key=lambda f: (-f.score, f.key))
-        top = fused[:depth]
+        s = self.settings
+        ranked = [self._indexes[u].candidates(vector, tokens, s.retrieve_depth, s.retrieval) for u in units]
+        # One fusion over all units' lists, so that units compete on relevance, not on rank within a unit.
+        dense = merge_ranked([d for d, _ in ranked], s.retrieve_depth)
+        lexical = merge_ranked([lx for _, lx in ranked], s.retrieve_depth)
+        top = reciprocal_rank_fusion(dense, lexical, k=s.rrf_k)[:depth]
         stored = {p.key: p for p in self.store.passages([f.key for f in top])}
         return [
             PassageHit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
@@ -15,8 +16,14 @@ def is_slug(value: str) -> bool:
 
 
 def is_partial_date(value: str) -> bool:
-    """``YYYY-MM`` or ``YYYY-MM-DD``: reports often carry only a month."""
-    return bool(_DATE.match(value))
+    """``YYYY-MM`` or ``YYYY-MM-DD`` (a real calendar day): reports often carry only a month."""
+    if not _DATE.match(value):
+        return False
+    try:
+        date.fromisoformat(value if len(value) == 10 else f"{value}-01")
+    except ValueError:
+        return False
+    return True
 
 
 def content_id(*parts: str, length: int = 16) -> str:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import __version__
+from app import __version__, web
 from app.api import documents, errors
 from app.api.limits import BodySizeLimit
 from app.api.routes import ERROR_RESPONSES, router
@@ -39,4 +39,5 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     app.include_router(router)
     app.include_router(documents.router, responses=ERROR_RESPONSES)
+    web.install(app)  # the pages (/, /quan-tri, /dashboard) and /static
     return app

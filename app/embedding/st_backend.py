@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +27,7 @@ class SentenceTransformerEmbedder:
         if dim is None:
             raise ValueError(f"{model}: the model does not declare its embedding dimension")
         self._dim = int(dim)
-        label = Path(model).name if Path(model).exists() else model
+        label = _local_label(Path(model)) if Path(model).exists() else model
         self._name = f"sentence-transformers/{label}"
         self._prefixes = ("query: ", "passage: ") if "e5" in label.lower() else ("", "")
 
@@ -49,3 +50,14 @@ class SentenceTransformerEmbedder:
         out = self._model.encode([self._prefixes[0] + text], convert_to_numpy=True)
         vector: Vectors = l2_normalise(np.asarray(out, dtype=np.float32))[0]
         return vector
+
+
+def _local_label(folder: Path) -> str:
+    """A local model's folder name plus a hash of its configuration: two folders named
+    ``model`` holding different models must not pass for the same embedder."""
+    digest = hashlib.sha256()
+    for name in ("config.json", "modules.json", "sentence_bert_config.json"):
+        part = folder / name
+        if part.exists():
+            digest.update(part.read_bytes())
+    return f"{folder.resolve().name}@{digest.hexdigest()[:12]}"

@@ -10,7 +10,8 @@ from app.text.normalize import normalize
 _DATE_HEADER = re.compile(r"^\s*date\s+(\d{4}-\d{2}(?:-\d{2})?)\b[ \t]*")
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 # A photo caption ends with its credit: "... tại Hội nghị. Ảnh Bộ TT&TT." / "(Ảnh: VGP)".
-_PHOTO_CREDIT = re.compile(r"(?:^|[\s.(])Ảnh\s*:?\s*[^\s.][^.]{0,40}\.?\)?$")
+# The credit names a source, so it starts with a capital ("Ảnh hưởng ..." is not a credit).
+_PHOTO_CREDIT = re.compile(r"(?:^|[.(]\s*)Ảnh\s*:?\s*[A-ZĐÀ-Ỹ0-9][^.]{0,40}\.?\)?$")
 _CAPTION_MAX_CHARS = 250
 
 

@@ -43,7 +43,7 @@ def _pieces(text: str, max_chars: int) -> list[_Piece]:
 
 
 def passage_spans(text: str, max_chars: int = 600, min_chars: int = 250) -> list[tuple[int, int]]:
-    """Spans of passages: whole paragraphs packed up to ``max_chars``.
+    """Spans of passages: whole paragraphs packed up to ``max_chars`` (plus the headings that lead them).
 
     A passage closes at a paragraph break once it holds ``min_chars``; a paragraph too long
     for one passage is split between sentences, the next passage repeating the last
@@ -52,20 +52,24 @@ def passage_spans(text: str, max_chars: int = 600, min_chars: int = 250) -> list
     spans: list[tuple[int, int]] = []
     current: list[_Piece] = []
     for piece in _pieces(text, max_chars):
-        if current:
+        # Only headings so far: they go with what follows, even past the size cap.
+        if current and not all(p.sticky for p in current):
             too_long = piece.end - current[0].start > max_chars
             size = current[-1].end - current[0].start
             at_break = piece.opens_paragraph and size >= min_chars and not current[-1].sticky
             if too_long or at_break:
                 carry: list[_Piece] = []
-                while len(current) > 1 and current[-1].sticky:
+                while current[-1].sticky:
                     carry.insert(0, current.pop())
                 spans.append((current[0].start, current[-1].end))
                 overlap = [current[-1]] if too_long and not piece.opens_paragraph and not carry else []
-                current = overlap + carry
-                while current and piece.end - current[0].start > max_chars:
-                    current.pop(0)
+                # The overlap is already in the passage just closed: drop it if it does not fit.
+                current = carry if overlap and piece.end - overlap[0].start > max_chars else overlap + carry
         current.append(piece)
     if current:
-        spans.append((current[0].start, current[-1].end))
+        if spans and all(p.sticky for p in current):
+            # A trailing byline or caption joins the passage before it.
+            spans[-1] = (spans[-1][0], current[-1].end)
+        else:
+            spans.append((current[0].start, current[-1].end))
     return spans

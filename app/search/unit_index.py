@@ -10,8 +10,22 @@ import numpy.typing as npt
 from app.search.fusion import Fused, reciprocal_rank_fusion
 from app.search.lexical import Bm25Index
 from app.search.rwlock import ReadWriteLock
-from app.search.vector import FlatIPIndex, Keys
+from app.search.vector import FlatIPIndex, Keys, Scores
 from app.store.base import IndexRows
+
+Ranked = tuple[Keys, Scores]
+EMPTY: Ranked = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+
+def merge_ranked(lists: Sequence[Ranked], depth: int) -> Ranked:
+    """Several units' ranked lists as one, by score (cosines compare across units; BM25 roughly does)."""
+    if len(lists) == 1:
+        return lists[0]
+    keys = np.concatenate([k for k, _ in lists]) if lists else EMPTY[0]
+    scores = np.concatenate([s for _, s in lists]) if lists else EMPTY[1]
+    order = np.lexsort((keys, -scores))[:depth]
+    return keys[order], scores[order]
+
 
 
 class UnitIndex:
@@ -47,14 +61,19 @@ class UnitIndex:
             self.vectors.add(keys, vectors)
             self.lexical.add(keys, tokens)
 
+    def candidates(
+        self, vector: npt.NDArray[np.float32], tokens: Sequence[str], depth: int, mode: str = "hybrid"
+    ) -> tuple[Ranked, Ranked]:
+        """Each retriever's own ranked list, read from one consistent state of both indexes."""
+        with self._lock.reading():
+            dense = self.vectors.search(vector, depth) if mode != "lexical" else EMPTY
+            lexical = self.lexical.search(tokens, depth) if mode != "dense" else EMPTY
+        return dense, lexical
+
     def search(
         self, vector: npt.NDArray[np.float32], tokens: Sequence[str], depth: int, rrf_k: int, mode: str = "hybrid"
     ) -> list[Fused]:
-        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-        with self._lock.reading():
-            dense = self.vectors.search(vector, depth) if mode != "lexical" else empty
-            lexical = self.lexical.search(tokens, depth) if mode != "dense" else empty
-        return reciprocal_rank_fusion(dense, lexical, k=rrf_k)
+        return reciprocal_rank_fusion(*self.candidates(vector, tokens, depth, mode), k=rrf_k)
 
     def __len__(self) -> int:
         return len(self.vectors)

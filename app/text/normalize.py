@@ -15,7 +15,8 @@ import unicodedata
 _TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
 _VOWELS = frozenset("aăâeêioôơuưy")
 _SHAPED = frozenset("ăâêôơư")
-_WORD = re.compile(r"[^\W\d_]+")
+# Letters and combining marks: decomposed input keeps its marks inside the word.
+_WORD = re.compile(r"(?:[^\W\d_]|[\u0300-\u036f])+")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
 
@@ -51,7 +52,7 @@ def _place_tone(match: re.Match[str]) -> str:
     decomposed = unicodedata.normalize("NFD", word)
     tones = [ch for ch in decomposed if ch in _TONES]
     if len(tones) != 1:
-        return word  # untoned, or not a Vietnamese syllable: leave it alone
+        return unicodedata.normalize("NFC", word)  # untoned, or not a Vietnamese syllable
     bare = unicodedata.normalize("NFC", "".join(ch for ch in decomposed if ch not in _TONES))
     position = _tone_position(bare.lower())
     if position is None:
@@ -62,8 +63,7 @@ def _place_tone(match: re.Match[str]) -> str:
 
 def normalize(text: str) -> str:
     """NFC, one tone placement, tidy white space; line structure is kept."""
-    text = unicodedata.normalize("NFC", text)
-    text = _INVISIBLE.sub("", text)
+    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", text))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _WORD.sub(_place_tone, text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))

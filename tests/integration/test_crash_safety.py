@@ -24,7 +24,9 @@ def _documents(tmp: Path, count: int) -> Path:
     """Distinct documents cut from the seed reports."""
     folder = tmp / "docs"
     folder.mkdir()
-    paragraphs = [p for f in sorted(SEEDS.glob("*.txt")) for p in f.read_text(encoding="utf-8").split("\n") if len(p) > 200]
+    paragraphs = [
+        p for f in sorted(SEEDS.glob("*.txt")) for p in f.read_text(encoding="utf-8").split("\n") if len(p) > 200
+    ]
     for i in range(count):
         chosen = [paragraphs[(i * 3 + j) % len(paragraphs)] for j in range(3)]
         (folder / f"doc-{i:03d}.txt").write_text(f"Tài liệu số {i}.\n\n" + "\n\n".join(chosen), encoding="utf-8")

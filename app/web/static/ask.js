@@ -1,0 +1,147 @@
+/* The ask page: a question to POST /v1/ask, the answer, its cited passages, feedback. */
+"use strict";
+
+(() => {
+  const { el, clear } = Troly;
+  const form = document.getElementById("ask-form");
+  const question = document.getElementById("question");
+  const unit = document.getElementById("unit");
+  const button = document.getElementById("ask-button");
+  const result = document.getElementById("result");
+  const answerBox = document.getElementById("answer");
+  const sources = document.getElementById("sources");
+  const sourcesHeading = document.getElementById("citations-heading");
+  const citations = document.getElementById("citations");
+  const feedback = document.getElementById("feedback");
+  const feedbackButtons = feedback.querySelectorAll("button[data-helpful]");
+  const feedbackComment = document.getElementById("feedback-comment");
+  const feedbackStatus = document.getElementById("feedback-status");
+
+  const ABSTAIN = "Chưa tìm thấy thông tin trong cơ sở tri thức.";
+  let answerId = null;
+  let busy = false;  // the button is never disabled while asking: that would drop keyboard focus
+
+  // Enter sends, Shift+Enter starts a new line; never while an input method is composing.
+  question.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (busy) return;
+    const text = question.value.trim();
+    if (!text) {
+      showAnswer("failed", el("p", { role: "alert" }, "Vui lòng nhập câu hỏi."));
+      question.focus();
+      return;
+    }
+    answerId = null;
+    result.dataset.state = "loading";
+    result.setAttribute("aria-busy", "true");
+    busy = true;
+    button.setAttribute("aria-disabled", "true");
+    feedback.hidden = true;
+    sources.hidden = true;
+    clear(citations);
+    showAnswer("loading", el("p", {}, "Đang tìm câu trả lời…"));
+    try {
+      const data = await Troly.api("POST", "/v1/ask", { question: text, unit: unit.value || null, top_k: 5 });
+      render(data);
+      result.dataset.state = "done";
+    } catch (error) {
+      showAnswer("failed", Troly.errorBlock(error, "Không hỏi được."));
+      result.dataset.state = "error";
+    } finally {
+      busy = false;
+      button.removeAttribute("aria-disabled");
+      result.removeAttribute("aria-busy");
+    }
+  });
+
+  function showAnswer(kind, ...children) {
+    answerBox.className = "answer " + kind;
+    answerBox.replaceChildren(...children);
+  }
+
+  function render(data) {
+    answerId = data.id;
+    result.dataset.answerId = data.id;
+    const answered = !data.abstained && data.answer;
+    if (answered) {
+      showAnswer("answered",
+        el("h2", {}, "Câu trả lời"),
+        el("p", { class: "answer-text" }, data.answer),
+        el("p", { class: "confidence" }, "Độ tin cậy: " + Troly.percent(data.confidence)));
+    } else {
+      showAnswer("abstained",
+        el("p", { class: "abstain-message" }, ABSTAIN),
+        el("p", {}, data.citations.length
+          ? "Trợ lý chưa đủ căn cứ để trả lời câu hỏi này. Các đoạn gần nhất được liệt kê dưới đây để bạn tham khảo."
+          : "Trợ lý chưa đủ căn cứ để trả lời câu hỏi này."));
+    }
+    sourcesHeading.textContent = answered ? "Nguồn trích dẫn" : "Các đoạn gần nhất";
+    const names = Troly.unitNames();
+    // The answering sentence is marked only when there is an answer: an abstention has none.
+    citations.replaceChildren(...data.citations.map((c) => citation(c, names, answered)));
+    sources.hidden = data.citations.length === 0;
+    for (const b of feedbackButtons) b.setAttribute("aria-pressed", "false");
+    feedbackComment.value = "";
+    feedbackStatus.textContent = "";
+    feedback.hidden = false;
+  }
+
+  function citation(c, names, answered) {
+    const highlighted = answered && Array.isArray(c.highlight);
+    const meta = el("p", { class: "meta" },
+      el("span", {}, "Đơn vị: ", names[c.unit] || c.unit),
+      c.date ? el("span", {}, "Ngày: ", el("time", { datetime: c.date }, Troly.formatDate(c.date))) : null);
+    return el("li", { class: highlighted ? "citation answering" : "citation", dataset: { document: c.document_id } },
+      el("article", {},
+        el("h3", { class: "citation-title" }, c.title || "(không có tiêu đề)"),
+        meta,
+        el("blockquote", { class: "passage" }, ...passage(c.text, highlighted ? c.highlight : null))));
+  }
+
+  /** The passage as text nodes, with the answering sentence in a <mark>. Offsets count code points. */
+  function passage(text, span) {
+    if (!span) return [text];
+    const chars = Array.from(text);
+    const start = Math.max(0, Math.min(chars.length, span[0]));
+    const end = Math.max(start, Math.min(chars.length, span[1]));
+    if (end === start) return [text];
+    return [
+      chars.slice(0, start).join(""),
+      el("mark", {}, chars.slice(start, end).join("")),
+      chars.slice(end).join(""),
+    ].filter((part) => part !== "");
+  }
+
+  let sending = false;
+  for (const b of feedbackButtons) {
+    b.addEventListener("click", async () => {
+      if (!answerId || sending) return;
+      sending = true;
+      const helpful = b.dataset.helpful === "true";
+      const comment = feedbackComment.value.trim();
+      feedbackStatus.textContent = "Đang gửi phản hồi…";
+      try {
+        await Troly.api("POST", "/v1/answers/" + encodeURIComponent(answerId) + "/feedback",
+          { helpful, comment: comment || null });
+        for (const other of feedbackButtons) other.setAttribute("aria-pressed", String(other === b));
+        feedbackStatus.textContent = "Cảm ơn! Phản hồi của bạn đã được ghi nhận.";
+      } catch (error) {
+        feedbackStatus.replaceChildren(Troly.errorBlock(error, "Chưa gửi được phản hồi."));
+      } finally {
+        sending = false;
+      }
+    });
+  }
+
+  Troly.loadUnits();
+  const fromUrl = new URLSearchParams(window.location.search);
+  if (fromUrl.get("unit")) unit.value = fromUrl.get("unit");
+  if (fromUrl.get("q")) question.value = fromUrl.get("q");
+})();

@@ -1,0 +1,126 @@
+"""Fixtures for the browser tests: the real app over HTTP, and Debian's Chromium driven by Playwright for Python.
+
+Set-up (once per machine): ``apt-get install -y chromium`` and ``pip install playwright``; Playwright's
+own browser download is never used. ``TROLY_CHROMIUM`` may point at another Chromium binary.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from live_app import ROOT, Live, serve
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Request,
+    expect,
+    sync_playwright,
+)
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+expect.set_options(timeout=20_000)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: drives the web pages in headless Chromium (Debian's chromium)")
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    with serve(tmp_path_factory.mktemp("web-data")) as app:
+        yield app
+
+
+def _chromium() -> str:
+    found = os.environ.get("TROLY_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.fail("no Chromium: install Debian's with 'apt-get install -y chromium' (or set TROLY_CHROMIUM)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@dataclass
+class Watch:
+    """What a page did that no page should: fetch from another host, throw, break the CSP."""
+
+    base: str
+    outside: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def request(self, request: Request) -> None:
+        if not (request.url.startswith(self.base + "/") or request.url.startswith("data:")):
+            self.outside.append(request.url)
+
+    def console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.errors.append(message.text)
+
+    def check(self) -> None:
+        assert not self.outside, f"requests left the server: {self.outside}"
+        assert not self.errors, f"errors in the page: {self.errors}"
+
+
+def _open(browser: Browser, live: Live, **options: object) -> tuple[BrowserContext, Page, Watch]:
+    context = browser.new_context(locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", **options)  # type: ignore[arg-type]
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    watch = Watch(live.url)
+    page.on("request", watch.request)
+    page.on("console", watch.console)
+    page.on("pageerror", lambda error: watch.errors.append(f"uncaught: {error}"))
+    return context, page, watch
+
+
+@pytest.fixture()
+def page(browser: Browser, live: Live) -> Iterator[Page]:
+    context, page, watch = _open(browser, live, viewport={"width": 1280, "height": 900})
+    yield page
+    context.close()
+    watch.check()
+
+
+@pytest.fixture()
+def phone(browser: Browser, live: Live) -> Iterator[Page]:
+    context, page, watch = _open(
+        browser, live, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2
+    )
+    yield page
+    context.close()
+    watch.check()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

