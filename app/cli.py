@@ -300,9 +300,11 @@ def eval_report(ctx: click.Context, out: Path, target: float) -> None:
 @click.option("--gap", default=2.0, show_default=True, type=float, help="Score gap that admits a second sentence.")
 @click.option("--false-answer-cost", default=1.0, show_default=True, type=float,
               help="How much a wrong answer costs against a correct one when choosing the threshold.")
+@click.option("--also", "more", multiple=True, metavar="QUESTIONS=CORPUS",
+              help="Another question set and its corpus to fit on as well (repeatable).")
 @click.pass_context
 def tune(ctx: click.Context, questions: Path, corpus: Path, part: str | None, out: Path | None, gap: float,
-         false_answer_cost: float) -> None:
+         false_answer_cost: float, more: tuple[str, ...]) -> None:
     """Fit the sentence ranker, the confidence and the abstention threshold on dev questions."""
     import tempfile
 
@@ -314,16 +316,25 @@ def tune(ctx: click.Context, questions: Path, corpus: Path, part: str | None, ou
     from app.evaluation.split import select_part
 
     settings = _settings(ctx)
-    with _fail_cleanly(), tempfile.TemporaryDirectory(prefix="troly-tune-") as scratch:
-        asked = select_part(load_questions(questions), part)
-        assistant = _fresh_assistant(settings, corpus, Path(scratch), None).assistant
-        with tqdm(total=len(asked), desc="collecting evidence", unit="q", disable=None) as bar:
-            examples = training.collect(assistant, asked, progress=bar.update)
-        label = f"{questions.name}" + (f" part {part}" if part else "")
+    sets = [(questions, corpus)]
+    for pair in more:
+        q, sep, c = pair.partition("=")
+        if not sep or not Path(q).is_file() or not Path(c).exists():
+            raise click.BadParameter(f"{pair!r} is not QUESTIONS=CORPUS with both paths existing", param_hint="--also")
+        sets.append((Path(q), Path(c)))
+    examples = []
+    with _fail_cleanly():
+        for set_questions, set_corpus in sets:
+            with tempfile.TemporaryDirectory(prefix="troly-tune-") as scratch:
+                asked = select_part(load_questions(set_questions), part)
+                assistant = _fresh_assistant(settings, set_corpus, Path(scratch), None).assistant
+                with tqdm(total=len(asked), desc=f"evidence {set_questions.name}", unit="q", disable=None) as bar:
+                    examples.extend(training.collect(assistant, asked, progress=bar.update))
+        label = " + ".join(q.name for q, _ in sets) + (f", part {part}" if part else "")
         model = training.fit(examples, label, second_sentence_gap=gap, false_answer_cost=false_answer_cost)
     target = out or DEFAULT_MODEL_PATH
     model.save(target)
-    click.echo(f"fitted on {len(asked)} questions; threshold {model.threshold:.3f}; wrote {target}")
+    click.echo(f"fitted on {len(examples)} questions; threshold {model.threshold:.3f}; wrote {target}")
 
 
 @main.group()

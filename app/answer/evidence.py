@@ -40,6 +40,8 @@ EVIDENCE_FEATURES = (
     "names_found",  # share of the question's capitalised names that the evidence repeats
     "margin",  # lead of the chosen sentence over the best one of another passage
     "missing_rare",  # the rarest question term the evidence lacks, as a share of the rarest term's idf
+    "answer_numbers_found",  # share of the question's numbers and years in the answering sentence or next to it
+    "years_conflict",  # the question names a year, the evidence speaks of other years and never of it
     "type_match",
 )
 
@@ -103,6 +105,17 @@ def sentence_candidates(profile: QuestionProfile, hits: Sequence[PassageHit], id
     return out
 
 
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+
+
+def _years_conflict(question: str, evidence: str) -> float:
+    """1 when the question asks about a year that the evidence does not mention while naming others:
+    a question about 2023 answered from a 2021 figure is a false answer."""
+    asked = set(_YEAR.findall(question))
+    seen = set(_YEAR.findall(evidence))
+    return 1.0 if asked and seen and not (asked & seen) else 0.0
+
+
 def _found_share(items: Sequence[str], haystack: str, numeric: bool) -> float:
     if not items:
         return 1.0
@@ -123,6 +136,7 @@ def evidence_features(
 ) -> tuple[float, ...]:
     chosen = candidates[best]
     hit = hits[chosen.hit]
+    window = " ".join(c.text for c in candidates if c.hit == chosen.hit and abs(c.start - chosen.start) <= 400)
     evidence = f"{hit.title}\n{hit.date or ''}\n{hit.passage.text}"
     others = [s for c, s in zip(candidates, scores, strict=True) if c.hit != chosen.hit]
     margin = scores[best] - max(others) if others else 5.0
@@ -141,6 +155,8 @@ def evidence_features(
         _found_share(profile.names, evidence, numeric=False),
         max(min(margin, 5.0), -5.0),
         max(missing, default=0.0) / rarest if rarest > 0 else 0.0,
+        _found_share(profile.numbers, window, numeric=True),
+        _years_conflict(profile.text, f"{hit.date or ''} {chosen.text} {window}"),
         chosen.features[SENTENCE_FEATURES.index("type_match")],
     )
 
