@@ -37,6 +37,10 @@ test: setup-dev
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+# Every performance figure of docs/performance.md (20-30 minutes; not part of the tests' pass/fail).
+bench: setup-dev
+	$(BIN)/troly bench --out docs/bench
+
 lint: setup-dev
 	$(BIN)/ruff check app tests
 	$(BIN)/ruff format --check app tests

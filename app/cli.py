@@ -383,5 +383,13 @@ def keys_revoke(ctx: click.Context, key_id: str) -> None:
     click.echo(f"revoked {key_id}")
 
 
+def _register_bench() -> None:
+    from app.bench.cli import bench
+
+    main.add_command(bench)
+
+
+_register_bench()
+
 if __name__ == "__main__":
     main()

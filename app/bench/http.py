@@ -1,0 +1,278 @@
+"""The HTTP part of the benchmark: server settings compared, sizes, per-stage shares, a profile."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from app.bench.load import LevelResult, ServerVariant, percentile, rss_mb, run_level, serve
+from app.bench.unitdata import UNIT, VECTOR_LABEL, SentenceVectors, build_unit
+
+
+def _log(message: str) -> None:
+    from app.bench.cli import _log as log
+
+    log(message)
+
+
+EMBED_SETTINGS: tuple[dict[str, str], ...] = (
+    {"OMP_NUM_THREADS": "1"},
+    {"OMP_NUM_THREADS": "2"},
+    {"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"},
+)
+
+
+def _with_shipped(chosen: list[ServerVariant], best: ServerVariant) -> list[str]:
+    """The shipped setting (when compared) and the best one, once each."""
+    return list(dict.fromkeys([v.name for v in chosen if v.name == "shipped"] + [best.name]))
+
+
+def _near(values: list[int], target: int) -> int:
+    return min(values, key=lambda v: (abs(v - target), v))
+
+
+def _server_ask_ms(data_dir: Path, after_rowid: int) -> tuple[int, list[float]]:
+    """The route's own timing of Assistant.ask (the activity log's latency_ms) for rows after ``after_rowid``."""
+    path = data_dir / "activity.sqlite3"
+    if not path.exists():
+        return after_rowid, []
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+        query = "SELECT rowid, latency_ms FROM asks WHERE rowid > ? ORDER BY rowid"
+        rows = db.execute(query, (after_rowid,)).fetchall()
+    return (int(rows[-1][0]) if rows else after_rowid), [float(r[1]) for r in rows]
+
+
+def _healthz(url: str, count: int = 50) -> dict[str, float]:
+    """The HTTP floor: a trivial route, one client, keep-alive."""
+    times = []
+    with httpx.Client(base_url=url, timeout=30.0) as client:
+        client.get("/healthz")
+        for _ in range(count):
+            started = time.perf_counter()
+            client.get("/healthz")
+            times.append((time.perf_counter() - started) * 1000.0)
+    return {"p50_ms": round(percentile(times, 50), 3), "mean_ms": round(sum(times) / len(times), 3)}
+
+
+def _levels(url: str, opts: dict[str, Any], questions: list[str], data_dir: Path) -> list[dict[str, Any]]:
+    out = []
+    offset = 0
+    rowid, _ = _server_ask_ms(data_dir, 0)
+    for clients in opts["clients"]:
+        # A fresh slice of the distinct questions for every level.
+        ordered = questions[offset:] + questions[:offset]
+        offset = (offset + opts["requests"]) % len(questions)
+        result: LevelResult = run_level(url, clients, ordered, opts["requests"], opts["duration"], UNIT)
+        summary = result.summary()
+        rowid, server = _server_ask_ms(data_dir, rowid)
+        server = server[-len(result.latencies_ms):] if result.latencies_ms else []  # warm-up rows come first
+        if server:
+            mean = sum(server) / len(server)
+            summary["server_ask_ms"] = {"p50_ms": round(percentile(server, 50), 2), "mean_ms": round(mean, 2)}
+            summary["outside_ask_mean_ms"] = round(summary["mean_ms"] - mean, 2)
+        _log(f"    {clients:>3} clients: p50 {summary['p50_ms']:.1f} ms, p95 {summary['p95_ms']:.1f} ms, "
+             f"{summary['answers_per_s']:.1f}/s, {summary['errors']} errors")
+        out.append(summary)
+    return out
+
+
+def _serve_and_load(variant: ServerVariant, data_dir: Path, work: Path, opts: dict[str, Any],
+                    questions: list[str], size: int) -> dict[str, Any]:
+    _log(f"  {size} passages, server {variant.name}")
+    with serve(variant, data_dir, work) as server:
+        startup = server.startup_s
+        rss_start = rss_mb(server.process.pid)
+        healthz = _healthz(server.url)
+        levels = _levels(server.url, opts, questions, data_dir)
+        rss_end = rss_mb(server.process.pid)
+    return {
+        "size": size,
+        "variant": variant.name,
+        "startup_s": round(startup, 2),
+        "rss_mb_after_start": rss_start,
+        "rss_mb_after_load": rss_end,
+        "healthz_1_client": healthz,
+        "levels": levels,
+    }
+
+
+def _level(run: Mapping[str, Any], clients: int) -> Mapping[str, Any] | None:
+    for level in run["levels"]:
+        if level["clients"] == clients:
+            return level  # type: ignore[no-any-return]
+    return None
+
+
+def _breakdown(stages: Mapping[str, Any], level: Mapping[str, Any]) -> dict[str, Any]:
+    """Shares of one request (1 client): core stages timed in-process, HTTP from the server's own timing.
+
+    ``http_and_framework`` is the client's mean latency minus the route's own timing of
+    Assistant.ask on the same requests (the activity log's latency_ms): uvicorn, FastAPI,
+    pydantic, the thread hand-off, the activity-log write and the loopback. ``unattributed``
+    is the route's timing minus the sum of the stages timed in-process (noise between the
+    two processes, locks, and what the stages do not cover).
+    """
+    s = {k: v["mean_ms"] for k, v in stages["stages"].items()}
+    e2e = float(level["mean_ms"])
+    parts = {
+        "embed_question": s["embed"],
+        "bm25": s["tokens"] + s["bm25"],
+        "faiss": s["faiss"],
+        "answer_extraction": s["answer"],
+        "other_core": s["normalize"] + s["fusion"] + s["store"],
+    }
+    core = sum(parts.values())
+    server = level.get("server_ask_ms", {}).get("mean_ms")
+    if server is not None:
+        parts["http_and_framework"] = e2e - float(server)
+        parts["unattributed"] = float(server) - core
+    else:
+        parts["http_and_framework"] = e2e - core - s["activity"]
+        parts["unattributed"] = 0.0
+    return {
+        "e2e_mean_ms": round(e2e, 2),
+        "server_ask_mean_ms": server,
+        "ms": {k: round(v, 3) for k, v in parts.items()},
+        "share": {k: round(v / e2e, 4) for k, v in parts.items()},
+    }
+
+
+def _profile(variant: ServerVariant, data_dir: Path, work: Path, opts: dict[str, Any], questions: list[str],
+             size: int, questions_file: Path) -> dict[str, Any]:
+    from app.bench import profiling
+    from app.bench.cli import _subprocess_json
+
+    clients = _near(opts["clients"], 8)
+    seconds = opts["profile_seconds"]
+    if profiling.py_spy() is None:
+        try:
+            import pyinstrument  # noqa: F401
+        except ImportError:
+            return {"tool": None, "note": "neither py-spy nor pyinstrument is installed"}
+        out = work / f"pyinstrument-{variant.name}.txt"
+        _subprocess_json(["-m", "app.bench.stages", "profile", "--data-dir", str(data_dir), "--questions",
+                          str(questions_file), "--seconds", str(seconds)], out, variant.env)
+        return {"tool": "pyinstrument (in-process Assistant.ask, no HTTP)", "variant": variant.name, "size": size,
+                "text": out.read_text(encoding="utf-8")}
+    raw = work / f"py-spy-{variant.name}.txt"
+    with serve(variant, data_dir, work) as server:
+        run_level(server.url, clients, questions, 4 * clients, 2.0, UNIT)  # warm
+        spy = profiling.record(server.process.pid, seconds, raw)
+        time.sleep(0.5)
+        level = run_level(server.url, clients, questions, 1_000_000, seconds, UNIT)
+        _, err = spy.communicate(timeout=seconds + 60)
+    if not raw.exists():
+        return {"tool": "py-spy", "note": f"py-spy failed: {err.decode(errors='replace')[-500:]}"}
+    summary = profiling.summarise(raw.read_text(encoding="utf-8", errors="replace"))
+    return {
+        "tool": "py-spy record (all threads of the server, busy samples only)",
+        "variant": variant.name,
+        "size": size,
+        "clients": clients,
+        "seconds": seconds,
+        "load_during_profile": level.summary(),
+        **summary.to_json(),
+        "text": summary.text(title=f"py-spy, server {variant.name}, {size} passages, {clients} clients, "
+                                   f"{seconds:.0f} s (requests: {level.requests})"),
+    }
+
+
+def run_http(opts: dict[str, Any], sentences: SentenceVectors, embedder_name: str, work: Path,
+             questions_file: Path, variants_file: Path, variants: Mapping[str, ServerVariant],
+             out: Path) -> dict[str, Any]:
+    from app.bench.cli import _subprocess_json
+
+    questions: list[str] = json.loads(variants_file.read_text(encoding="utf-8"))
+    sizes: list[int] = opts["sizes"]
+    chosen = [variants[v] for v in opts["variants"]]
+    result: dict[str, Any] = {
+        "vectors": VECTOR_LABEL,
+        "texts": "real: passages of the seed reports' sentences (one sentence swapped in, some reordered), "
+        "tokens from the production tokenizer",
+        "questions": f"{len(questions)} distinct strings (32 questions x polite prefixes/suffixes), never repeated "
+        "within a level",
+        "variants": {v.name: {"description": v.description, "env": v.env, "threadpool": v.threadpool}
+                     for v in chosen},
+        "units": [],
+        "runs": [],
+        "stages": [],
+        "breakdown": [],
+    }
+
+    data_dirs: dict[int, Path] = {}
+
+    def unit(size: int) -> Path:
+        if size not in data_dirs:
+            _log(f"  building a unit of {size} passages")
+            built = build_unit(work / f"unit-{size}", sentences, size, embedder_name)
+            result["units"].append({"size": size, "documents": built.documents, "build_s": round(built.seconds, 1)})
+            data_dirs[size] = built.data_dir
+        return data_dirs[size]
+
+    # -- the embedder's own cost per OpenMP setting (one question at a time) ----------------------
+    result["embedder_threads"] = []
+    for n, env in enumerate(EMBED_SETTINGS):
+        measured = _subprocess_json(
+            ["-m", "app.bench.stages", "embed", "--questions", str(questions_file),
+             "--repeat", str(opts["stage_repeat"]), "--seconds", str(opts["duration"])],
+            work / f"embed-{n}.json", env)
+        measured["env"] = " ".join(f"{k}={v}" for k, v in env.items())
+        result["embedder_threads"].append(measured)
+        _log(f"  embedder alone, {measured['env']}: p50 {measured['embed_query']['p50_ms']} ms")
+
+    best = chosen[0]
+    if "http" in opts["parts"]:
+        # -- every server setting at the sweep size; the best one at 8 clients goes on to the other sizes --
+        sweep = 10_000 if 10_000 in sizes else _near(sizes, 10_000)
+        result["sweep_size"] = sweep
+        eight = _near(opts["clients"], 8)
+        for variant in chosen:
+            result["runs"].append(_serve_and_load(variant, unit(sweep), work, opts, questions, sweep))
+        clean = [r for r in result["runs"] if all(level["errors"] == 0 for level in r["levels"])]
+        if clean:
+            fastest = min(clean, key=lambda r: (_level(r, eight) or {"p50_ms": 1e9})["p50_ms"])
+            best = variants[fastest["variant"]]
+        result["best_variant"] = best.name
+        _log(f"  best server setting at {eight} clients: {best.name}")
+        for size in sizes:
+            if size == sweep:
+                continue
+            for name in _with_shipped(chosen, best):
+                variant = variants[name]
+                result["runs"].append(_serve_and_load(variant, unit(size), work, opts, questions, size))
+        result["runs"].sort(key=lambda r: (r["size"], r["variant"]))
+
+        # -- per-stage timings with the best setting's threads, and each stage's share of a request --
+        for size in sizes:
+            _log(f"  stages at {size} passages ({best.name} threads)")
+            stages = _subprocess_json(
+                ["-m", "app.bench.stages", "stages", "--data-dir", str(unit(size)), "--questions", str(questions_file),
+                 "--repeat", str(opts["stage_repeat"]), "--ann"],
+                work / f"stages-{size}.json", best.env)
+            stages["size"] = size
+            result["stages"].append(stages)
+            run = next((r for r in result["runs"] if r["size"] == size and r["variant"] == best.name), None)
+            one = _level(run, 1) if run else None
+            if one is not None:
+                result["breakdown"].append({"size": size, "variant": best.name, **_breakdown(stages, one)})
+
+    if "profile" in opts["parts"]:
+        size = 10_000 if 10_000 in sizes else _near(sizes, 10_000)
+        profiles = []
+        for name in _with_shipped(chosen, best):
+            variant = variants[name]
+            _log(f"  profiling {variant.name} at {size} passages")
+            profiles.append(_profile(variant, unit(size), work, opts, questions, size, questions_file))
+        result["profiles"] = [{k: v for k, v in p.items() if k != "text"} for p in profiles]
+        text = "\n\n".join(p.get("text") or p.get("note", "") for p in profiles)
+        (out / "profile.txt").write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out / 'profile.txt'}", err=True)
+    return result

