@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +27,8 @@ from app.settings import Settings
 from app.store.base import DocumentStore
 from app.text.normalize import normalize
 from app.text.tokens import index_tokens
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 
@@ -54,9 +58,34 @@ class Assistant:
         self.threshold = settings.abstain_threshold if settings.abstain_threshold is not None else model.threshold
         self._write_lock = threading.Lock()
         self._check_embedder()
-        self._indexes: dict[str, UnitIndex] = {
-            unit.id: UnitIndex.from_rows(embedder.dim, store.index_rows(unit.id)) for unit in store.list_units()
-        }
+        self._indexes: dict[str, UnitIndex] = {unit.id: self._open_index(unit.id) for unit in store.list_units()}
+
+    # -- indexes: loaded from a snapshot when it holds exactly the stored passages, else rebuilt ---------
+    def _snapshot_dir(self, unit_id: str) -> Path:
+        return self.settings.data_dir / "indexes" / unit_id
+
+    def _open_index(self, unit_id: str) -> UnitIndex:
+        started = time.perf_counter()
+        folder = self._snapshot_dir(unit_id)
+        expected = self.store.unit_fingerprint(unit_id)
+        index = UnitIndex.load(folder, self.embedder.dim, self.embedder.name, expected)
+        if index is not None:
+            log.info("unit %s: %d passages, indexes read in %.2f s", unit_id, len(index), time.perf_counter() - started)
+            return index
+        # Missing, stale (a crash after a write) or damaged: rebuild from the stored vectors, never re-embed.
+        index = UnitIndex.from_rows(
+            self.embedder.dim, self.store.index_rows(unit_id), exact_below=self.settings.exact_search_below
+        )
+        index.save(folder, self.embedder.name)
+        log.info("unit %s: %d passages, indexes rebuilt from the store in %.2f s%s", unit_id, len(index),
+                 time.perf_counter() - started, " (approximate search)" if index.approximate else "")
+        return index
+
+    def save_indexes(self) -> None:
+        """Snapshots every unit's indexes, so that the next start reads them instead of rebuilding."""
+        with self._write_lock:
+            for unit_id, index in self._indexes.items():
+                index.save(self._snapshot_dir(unit_id), self.embedder.name)
 
     def _check_embedder(self) -> None:
         stored = self.store.get_meta("embedder")

@@ -119,6 +119,7 @@ def ingest(ctx: click.Context, path: Path, unit: str | None, unit_name: str | No
             _ingest_corpus(assistant, path)
         else:
             _ingest_into(assistant, unit, unit_name, path)
+        assistant.save_indexes()
 
 
 @main.command()

@@ -26,6 +26,11 @@ def is_partial_date(value: str) -> bool:
     return True
 
 
+def keys_fingerprint(count: int, largest: int, total: int) -> str:
+    """Which passages an index holds, cheaply: keys are never reused, so any add or removal changes it."""
+    return f"{count}:{largest}:{total}"
+
+
 def content_id(*parts: str, length: int = 16) -> str:
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
     return digest[:length]

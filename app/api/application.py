@@ -27,6 +27,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         app.state.assistant = services.assistant
         app.state.services = services
         yield
+        # A clean stop leaves fresh snapshots; after a crash the next start rebuilds from the store.
+        services.assistant.save_indexes()
 
     app = FastAPI(
         title="troly",

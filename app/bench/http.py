@@ -87,6 +87,8 @@ def _levels(url: str, opts: dict[str, Any], questions: list[str], data_dir: Path
 def _serve_and_load(variant: ServerVariant, data_dir: Path, work: Path, opts: dict[str, Any],
                     questions: list[str], size: int) -> dict[str, Any]:
     _log(f"  {size} passages, server {variant.name}")
+    # The first server over a data directory rebuilds the indexes and saves a snapshot; later ones read it.
+    from_snapshot = any(data_dir.glob("indexes/*/manifest.json"))
     with serve(variant, data_dir, work) as server:
         startup = server.startup_s
         rss_start = rss_mb(server.process.pid)
@@ -97,6 +99,7 @@ def _serve_and_load(variant: ServerVariant, data_dir: Path, work: Path, opts: di
         "size": size,
         "variant": variant.name,
         "startup_s": round(startup, 2),
+        "started_from_snapshot": from_snapshot,
         "rss_mb_after_start": rss_start,
         "rss_mb_after_load": rss_end,
         "healthz_1_client": healthz,

@@ -11,10 +11,12 @@ immutable snapshot, so it never waits for a write.
 from __future__ import annotations
 
 import math
+import pickle
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -125,8 +127,43 @@ class Bm25Index:
         order = np.lexsort((keys, -scores))[:k]
         return keys[order], scores[order]
 
+    # -- persistence: a restart reads the built segments instead of re-indexing every passage ----------
+    def save(self, folder: Path) -> None:
+        """Writes the index into ``folder`` (which must not hold another index)."""
+        with self._lock:
+            snapshot = self._snapshot
+            state = {"tokens": self._tokens, "base_keys": self._base_keys, "deleted": self._deleted}
+            folder.mkdir(parents=True, exist_ok=True)
+            with (folder / "state.pickle").open("wb") as f:
+                pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+            if snapshot.base is not None:
+                snapshot.base.model.save(str(folder / "base"), show_progress=False)
+                np.save(folder / "base_keys.npy", snapshot.base.keys)
+
+    @classmethod
+    def load(cls, folder: Path, compact_share: float = 0.05, min_delta: int = 2000) -> Bm25Index:
+        """The index ``save`` wrote; only the small delta segment is rebuilt. Our own files only (pickle)."""
+        with (folder / "state.pickle").open("rb") as f:
+            state = pickle.load(f)  # written by save() into the service's own data directory
+        index = cls(compact_share, min_delta)
+        index._tokens = state["tokens"]
+        index._base_keys = state["base_keys"]
+        index._deleted = state["deleted"]
+        for toks in index._tokens.values():
+            index._df.update(set(toks))
+        base = None
+        if (folder / "base").is_dir():
+            model = bm25s.BM25.load(str(folder / "base"), show_progress=False, verbosity=0)
+            base = _Segment(model, np.load(folder / "base_keys.npy"))
+        delta = _Segment.build(index._tokens, [k for k in index._tokens if k not in index._base_keys])
+        index._snapshot = _Snapshot(base, delta, frozenset(index._deleted))
+        return index
+
     def document_frequency(self, token: str) -> int:
         return max(self._df.get(token, 0), 0)
+
+    def keys(self) -> Keys:
+        return np.fromiter(self._tokens, dtype=np.int64, count=len(self._tokens))
 
     def __len__(self) -> int:
         return len(self._tokens)

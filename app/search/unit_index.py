@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from app.domain import keys_fingerprint
+from app.search.ann import DEFAULT_EXACT_BELOW, IVFIndex, build_vector_index
 from app.search.fusion import Fused, reciprocal_rank_fusion
 from app.search.lexical import Bm25Index
 from app.search.rwlock import ReadWriteLock
-from app.search.vector import FlatIPIndex, Keys, Scores
+from app.search.vector import FlatIPIndex, Keys, Scores, VectorIndex
 from app.store.base import IndexRows
 
 Ranked = tuple[Keys, Scores]
 EMPTY: Ranked = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+_FORMAT = 1
+_MANIFEST = "manifest.json"
 
 
 def merge_ranked(lists: Sequence[Ranked], depth: int) -> Ranked:
@@ -27,20 +35,21 @@ def merge_ranked(lists: Sequence[Ranked], depth: int) -> Ranked:
     return keys[order], scores[order]
 
 
-
 class UnitIndex:
     """Both indexes change together: a search sees a document in both or in neither."""
 
-    def __init__(self, dim: int) -> None:
-        self.vectors = FlatIPIndex(dim)
-        self.lexical = Bm25Index()
+    def __init__(self, dim: int, vectors: VectorIndex | None = None, lexical: Bm25Index | None = None) -> None:
+        self.vectors: VectorIndex = vectors if vectors is not None else FlatIPIndex(dim)
+        self.lexical = lexical if lexical is not None else Bm25Index()
         self._lock = ReadWriteLock()
 
     @classmethod
-    def from_rows(cls, dim: int, rows: IndexRows) -> UnitIndex:
-        index = cls(dim)
-        index.add(rows.keys, rows.tokens, rows.vectors)
-        return index
+    def from_rows(cls, dim: int, rows: IndexRows, exact_below: int = DEFAULT_EXACT_BELOW) -> UnitIndex:
+        """Built from stored vectors (never re-embedded); approximate search from ``exact_below`` passages."""
+        vectors = build_vector_index(dim, rows.vectors.reshape(-1, dim), rows.keys, exact_below=exact_below)
+        lexical = Bm25Index()
+        lexical.add(rows.keys, rows.tokens)
+        return cls(dim, vectors, lexical)
 
     def add(self, keys: Keys, tokens: Sequence[Sequence[str]], vectors: npt.NDArray[np.float32]) -> None:
         with self._lock.writing():
@@ -75,5 +84,58 @@ class UnitIndex:
     ) -> list[Fused]:
         return reciprocal_rank_fusion(*self.candidates(vector, tokens, depth, mode), k=rrf_k)
 
+    @property
+    def approximate(self) -> bool:
+        return isinstance(self.vectors, IVFIndex)
+
     def __len__(self) -> int:
         return len(self.vectors)
+
+    # -- snapshots: a restart reads the built indexes instead of rebuilding them from the store ----
+    def fingerprint(self) -> str:
+        keys = self.lexical.keys()
+        return keys_fingerprint(len(keys), int(keys.max(initial=0)), int(keys.sum()))
+
+    def save(self, folder: Path, embedder: str) -> None:
+        """Writes both indexes and, last, a manifest naming the passages they hold.
+
+        The fingerprint comes from the index itself, not from the store: a document stored but not
+        yet indexed when the snapshot is taken makes it stale, and stale snapshots are never loaded.
+        """
+        partial = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        with self._lock.reading():
+            self.vectors.save(partial / "vectors.faiss")
+            self.lexical.save(partial / "bm25")
+            manifest = {"format": _FORMAT, "embedder": embedder, "fingerprint": self.fingerprint(),
+                        "approximate": self.approximate}
+        (partial / _MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+        # Not atomic across the two steps; a crash between them leaves no snapshot, i.e. a rebuild.
+        shutil.rmtree(folder, ignore_errors=True)
+        partial.rename(folder)
+
+    @classmethod
+    def load(cls, folder: Path, dim: int, embedder: str, fingerprint: str) -> UnitIndex | None:
+        """The saved indexes when they hold exactly the stored passages; None when missing or stale."""
+        try:
+            manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if manifest.get("format") != _FORMAT or manifest.get("embedder") != embedder:
+            return None
+        if manifest.get("fingerprint") != fingerprint:
+            return None
+        try:
+            vectors: VectorIndex
+            if manifest.get("approximate"):
+                vectors = IVFIndex.load(folder / "vectors.faiss")
+            else:
+                vectors = FlatIPIndex.load(folder / "vectors.faiss")
+            lexical = Bm25Index.load(folder / "bm25")
+        except Exception:  # a damaged snapshot is only a lost shortcut: rebuild from the store
+            return None
+        index = cls(dim, vectors, lexical)
+        if len(vectors) != len(lexical) or index.fingerprint() != fingerprint:
+            return None
+        return index

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Protocol
 
 import faiss
@@ -23,6 +24,8 @@ class VectorIndex(Protocol):
         ...
 
     def __len__(self) -> int: ...
+
+    def save(self, path: Path) -> None: ...
 
 
 class FlatIPIndex:
@@ -56,3 +59,16 @@ class FlatIPIndex:
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
+
+    def save(self, path: Path) -> None:
+        with self._lock:
+            faiss.write_index(self._index, str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> FlatIPIndex:
+        index = faiss.read_index(str(path))
+        if not isinstance(index, faiss.IndexIDMap2):
+            raise ValueError(f"{path} does not hold an exact index with ids")
+        flat = cls(index.d)
+        flat._index = index
+        return flat

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from app.domain import Document, Passage, Unit
+from app.domain import Document, Passage, Unit, keys_fingerprint
 from app.errors import UnitExists
 from app.store.base import IndexRows, StoredPassage
 
@@ -229,6 +229,12 @@ class SqliteStore:
             for r in rows
         }
         return [by_key[int(k)] for k in keys if int(k) in by_key]
+
+    def unit_fingerprint(self, unit: str) -> str:
+        count, largest, total = self._db().execute(
+            "SELECT count(*), coalesce(max(key), 0), coalesce(sum(key), 0) FROM passages WHERE unit = ?", (unit,)
+        ).fetchone()
+        return keys_fingerprint(int(count), int(largest), int(total))
 
     def index_rows(self, unit: str) -> IndexRows:
         rows = self._db().execute(
