@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -57,6 +58,8 @@ class Assistant:
         self._extractor = AnswerExtractor(model, max_chars=settings.answer_max_chars)
         self.threshold = settings.abstain_threshold if settings.abstain_threshold is not None else model.threshold
         self._write_lock = threading.Lock()
+        # Civil servants ask the same questions again and again: their vectors are kept (read-only).
+        self._query_vector = functools.lru_cache(maxsize=settings.query_cache_size)(self._embed_question)
         self._check_embedder()
         self._indexes: dict[str, UnitIndex] = {unit.id: self._open_index(unit.id) for unit in store.list_units()}
 
@@ -80,6 +83,11 @@ class Assistant:
         log.info("unit %s: %d passages, indexes rebuilt from the store in %.2f s%s", unit_id, len(index),
                  time.perf_counter() - started, " (approximate search)" if index.approximate else "")
         return index
+
+    def _embed_question(self, question: str) -> np.ndarray:
+        vector = self.embedder.embed_query(question)
+        vector.setflags(write=False)
+        return vector
 
     def save_indexes(self) -> None:
         """Snapshots every unit's indexes, so that the next start reads them instead of rebuilding."""
@@ -229,7 +237,7 @@ class Assistant:
     def retrieve(self, question: str, unit: str | None, depth: int) -> list[PassageHit]:
         """Passages for a normalised question, best first, fused over dense and BM25."""
         units = [self.unit(unit).id] if unit is not None else list(self._indexes)
-        vector = self.embedder.embed_query(question)
+        vector = self._query_vector(question)
         tokens = index_tokens(question)
         s = self.settings
         ranked = [self._indexes[u].candidates(vector, tokens, s.retrieve_depth, s.retrieval) for u in units]

@@ -54,6 +54,10 @@ class RunningServer:
     log: Path
 
 
+# Every question is embedded: the service's cache of repeated questions would flatter the figures.
+_UNCACHED = {"TROLY_QUERY_CACHE_SIZE": "0"}
+
+
 def _clean_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TROLY_", "OMP_", "GOMP_", "OPENBLAS_"))}
     env.update(extra)
@@ -69,7 +73,7 @@ def serve(variant: ServerVariant, data_dir: Path, work: Path, timeout: float = 6
     with log.open("wb") as sink:
         # cwd=work: Settings reads a .env file from the working directory; none must leak in.
         process = subprocess.Popen(variant.command(data_dir, port), stdout=sink, stderr=subprocess.STDOUT,
-                                   env=_clean_env(variant.env), cwd=work)
+                                   env=_clean_env({**_UNCACHED, **variant.env}), cwd=work)
     url = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(timeout=2.0) as client:

@@ -89,7 +89,7 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
     from app.text.normalize import normalize
     from app.text.tokens import index_tokens
 
-    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=data_dir, query_cache_size=0)  # type: ignore[call-arg]
     out: dict[str, Any] = {"omp_num_threads": os.environ.get("OMP_NUM_THREADS", "unset")}
 
     # -- start-up, piece by piece (what Assistant.__init__ does for every unit) --------------

@@ -280,3 +280,25 @@ def test_ask_across_units_ranks_by_relevance_not_by_unit_age(assistant: Assistan
     every = assistant.ask(question, unit=None)
     assert every.citations[0].document_id == posted.id, [(c.unit, c.score) for c in every.citations]
     assert every.draft is not None and "800" in every.draft
+
+
+@pytest.mark.parametrize(("cache_size", "embedded"), [(1024, 2), (0, 3)])
+def test_a_repeated_question_reuses_its_vector_unless_the_cache_is_off(
+    open_fake: Callable[..., Assistant], cache_size: int, embedded: int
+) -> None:
+    a = open_fake(query_cache_size=cache_size)
+    a.create_unit(UNIT, "Cục Viễn thông")
+    a.add_document(UNIT, DOC_2G)
+    calls: list[str] = []
+    embed_query = a.embedder.embed_query
+
+    def counting(text: str) -> object:
+        calls.append(text)
+        return embed_query(text)
+
+    a.embedder.embed_query = counting  # type: ignore[method-assign]
+    first = a.ask("Khi nào tắt sóng 2G?", unit=UNIT)
+    again = a.ask("Khi nào tắt sóng 2G?", unit=UNIT)
+    a.ask("Có bao nhiêu doanh nghiệp bưu chính?", unit=UNIT)
+    assert len(calls) == embedded
+    assert [c.passage_id for c in again.citations] == [c.passage_id for c in first.citations]
