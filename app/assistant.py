@@ -23,7 +23,7 @@ from app.errors import Conflict, DocumentNotFound, EmbedderMismatch, InvalidInpu
 from app.ingest.pipeline import PreparedDocument, prepare
 from app.search.fusion import reciprocal_rank_fusion
 from app.search.lexical import bm25_idf
-from app.search.unit_index import UnitIndex, merge_ranked
+from app.search.unit_index import Ranked, UnitIndex, merge_ranked
 from app.settings import Settings
 from app.store.base import DocumentStore
 from app.text.normalize import normalize
@@ -234,17 +234,22 @@ class Assistant:
 
         return idf
 
-    def retrieve(self, question: str, unit: str | None, depth: int) -> list[PassageHit]:
-        """Passages for a normalised question, best first, fused over dense and BM25."""
+    def candidates(self, question: str, unit: str | None) -> tuple[Ranked, Ranked]:
+        """Each retriever's ranked passage keys for a normalised question, over one unit or all."""
         units = [self.unit(unit).id] if unit is not None else list(self._indexes)
         vector = self._query_vector(question)
         tokens = index_tokens(question)
         s = self.settings
         ranked = [self._indexes[u].candidates(vector, tokens, s.retrieve_depth, s.retrieval) for u in units]
         # One fusion over all units' lists, so that units compete on relevance, not on rank within a unit.
-        dense = merge_ranked([d for d, _ in ranked], s.retrieve_depth)
-        lexical = merge_ranked([lx for _, lx in ranked], s.retrieve_depth)
-        top = reciprocal_rank_fusion(dense, lexical, k=s.rrf_k)[:depth]
+        return (merge_ranked([d for d, _ in ranked], s.retrieve_depth),
+                merge_ranked([lx for _, lx in ranked], s.retrieve_depth))
+
+    def retrieve(self, question: str, unit: str | None, depth: int) -> list[PassageHit]:
+        """Passages for a normalised question, best first, fused over dense and BM25."""
+        s = self.settings
+        dense, lexical = self.candidates(question, unit)
+        top = reciprocal_rank_fusion(dense, lexical, k=s.rrf_k, lexical_weight=s.lexical_weight)[:depth]
         stored = {p.key: p for p in self.store.passages([f.key for f in top])}
         return [
             PassageHit(

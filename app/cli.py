@@ -338,6 +338,43 @@ def tune(ctx: click.Context, questions: Path, corpus: Path, part: str | None, ou
     click.echo(f"fitted on {len(examples)} questions; threshold {model.threshold:.3f}; wrote {target}")
 
 
+@main.command("fusion-grid")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--corpus", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--part", help="Only part K/N of the questions, e.g. 1/2 (choose there, report on the others).")
+@click.option("--k", "ks", default="10,30,60", show_default=True, help="RRF k values, comma-separated.")
+@click.option("--weights", default="0.7,1,1.3,1.6,2,3", show_default=True,
+              help="BM25 weights against the dense retriever's 1, comma-separated.")
+@click.pass_context
+def fusion_grid_command(ctx: click.Context, questions: Path, corpus: Path, part: str | None, ks: str,
+                        weights: str) -> None:
+    """Passage recall@1/@5 of hybrid retrieval over a grid of RRF k and BM25 weight."""
+    import tempfile
+
+    from tqdm import tqdm
+
+    from app.evaluation.dataset import load_questions
+    from app.evaluation.fusion_grid import fusion_grid
+    from app.evaluation.split import select_part
+
+    try:
+        k_values = [int(x) for x in ks.split(",") if x.strip()]
+        w_values = [float(x) for x in weights.split(",") if x.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(f"not a comma-separated list of numbers: {exc}") from exc
+    settings = _settings(ctx)
+    with _fail_cleanly(), tempfile.TemporaryDirectory(prefix="troly-grid-") as scratch:
+        asked = select_part(load_questions(questions), part)
+        assistant = _fresh_assistant(settings, corpus, Path(scratch), None).assistant
+        with tqdm(total=len(asked), desc="retrieving", unit="q", disable=None) as bar:
+            points = fusion_grid(assistant, asked, k_values, w_values, progress=bar.update)
+    click.echo(f"{questions.name}{f' part {part}' if part else ''}: {points[0].questions} answerable questions"
+               if points else "no answerable questions")
+    click.echo("k\tweight\tR@1\tR@5")
+    for p in points:
+        click.echo(f"{p.rrf_k}\t{p.lexical_weight:g}\t{p.recall_at_1:.1%}\t{p.recall_at_5:.1%}")
+
+
 @main.group()
 def keys() -> None:
     """Create, list and revoke API keys (shown once, stored as hashes)."""

@@ -170,7 +170,7 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
             lex = lexical.search(tokens, s.retrieve_depth)
             lap["bm25"] = _since(t)
             t = time.perf_counter()
-            fused = reciprocal_rank_fusion(dense, lex, k=s.rrf_k)
+            fused = reciprocal_rank_fusion(dense, lex, k=s.rrf_k, lexical_weight=s.lexical_weight)
             lap["fusion"] = _since(t)
             top = fused[: max(5, s.answer_passages)]
             t = time.perf_counter()
