@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -102,7 +104,8 @@ class UnitIndex:
         The fingerprint comes from the index itself, not from the store: a document stored but not
         yet indexed when the snapshot is taken makes it stale, and stale snapshots are never loaded.
         """
-        partial = folder.with_name(folder.name + ".partial")
+        # Per process and thread: another process over the same data directory may be saving too.
+        partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}-{threading.get_ident()}")
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
         with self._lock.reading():
@@ -113,7 +116,10 @@ class UnitIndex:
         (partial / _MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
         # Not atomic across the two steps; a crash between them leaves no snapshot, i.e. a rebuild.
         shutil.rmtree(folder, ignore_errors=True)
-        partial.rename(folder)
+        try:
+            partial.rename(folder)
+        except OSError:  # another saver got there in between: its snapshot stands, or none does
+            shutil.rmtree(partial, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path, dim: int, embedder: str, fingerprint: str) -> UnitIndex | None:
