@@ -51,11 +51,16 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, corpus: Path | None) -> None:
     """Run the HTTP service (OpenAPI docs at /docs)."""
+    import logging
+
     import uvicorn
 
     from app.api import create_app
     from app.wiring import open_assistant
 
+    # The same look as uvicorn's own lines: how each unit's indexes were opened, at start.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every segment build at DEBUG
     settings = _settings(ctx)
     with _fail_cleanly():
         assistant = open_assistant(settings)
