@@ -79,7 +79,7 @@ class Assistant:
         index = UnitIndex.from_rows(
             self.embedder.dim, self.store.index_rows(unit_id), exact_below=self.settings.exact_search_below
         )
-        index.save(folder, self.embedder.name)
+        self._save(unit_id, index)
         log.info("unit %s: %d passages, indexes rebuilt from the store in %.2f s%s", unit_id, len(index),
                  time.perf_counter() - started, " (approximate search)" if index.approximate else "")
         return index
@@ -93,7 +93,13 @@ class Assistant:
         """Snapshots every unit's indexes, so that the next start reads them instead of rebuilding."""
         with self._write_lock:
             for unit_id, index in self._indexes.items():
-                index.save(self._snapshot_dir(unit_id), self.embedder.name)
+                self._save(unit_id, index)
+
+    def _save(self, unit_id: str, index: UnitIndex) -> None:
+        try:
+            index.save(self._snapshot_dir(unit_id), self.embedder.name)
+        except OSError as exc:  # a snapshot is a shortcut for the next start, never a reason to fail
+            log.warning("unit %s: index snapshot not saved (%s); the next start rebuilds it", unit_id, exc)
 
     def _check_embedder(self) -> None:
         stored = self.store.get_meta("embedder")

@@ -170,3 +170,15 @@ def test_the_store_and_the_index_agree_on_the_fingerprint(tmp_path: Path, open_a
     assistant.add_document(UNIT, DOC_POST)
     assistant.delete_document(UNIT, doc.id)
     assert assistant.store.unit_fingerprint(UNIT) == assistant._index(UNIT).fingerprint()
+
+
+def test_an_unwritable_snapshot_folder_does_not_stop_the_service(tmp_path: Path, open_at: Opener) -> None:
+    first = open_at(tmp_path)
+    first.create_unit(UNIT, "Cục Viễn thông")
+    first.add_document(UNIT, DOC_2G)
+    first.store.close()
+    (tmp_path / "indexes").write_text("a file where the snapshot folder should be")
+
+    again = open_at(tmp_path)  # rebuilds, fails to save, and still serves
+    again.save_indexes()
+    assert _titles(again, "Khi nào tắt sóng 2G?") == ["Tắt sóng 2G"]
