@@ -34,12 +34,12 @@ class _Segment:
     keys: Keys
 
     @classmethod
-    def build(cls, tokens: dict[int, list[str]], keys: Iterable[int]) -> _Segment | None:
+    def build(cls, tokens: dict[int, str], keys: Iterable[int]) -> _Segment | None:
         ordered = np.fromiter(keys, dtype=np.int64)
         if len(ordered) == 0:
             return None
         model = bm25s.BM25()
-        model.index([tokens[int(k)] or [""] for k in ordered], show_progress=False)
+        model.index([tokens[int(k)].split() or [""] for k in ordered], show_progress=False)
         return cls(model, ordered)
 
     def top(self, query: list[str], k: int, deleted: frozenset[int]) -> tuple[Keys, Scores]:
@@ -63,7 +63,9 @@ class _Snapshot:
 
 class Bm25Index:
     def __init__(self, compact_share: float = 0.05, min_delta: int = 2000) -> None:
-        self._tokens: dict[int, list[str]] = {}
+        # Each passage's tokens joined by spaces (tokens hold none): one string per passage instead of
+        # a hundred keeps memory and snapshot loading small; they are split again only to rebuild a segment.
+        self._tokens: dict[int, str] = {}
         self._df: Counter[str] = Counter()
         self._base_keys: set[int] = set()
         self._deleted: set[int] = set()
@@ -76,7 +78,7 @@ class Bm25Index:
         with self._lock:
             for key, toks in zip(keys, tokens, strict=True):
                 if int(key) not in self._tokens:
-                    self._tokens[int(key)] = list(toks)
+                    self._tokens[int(key)] = " ".join(toks)
                     self._df.update(set(toks))
             self._refresh()
 
@@ -86,7 +88,7 @@ class Bm25Index:
                 removed = self._tokens.pop(key, None)
                 if removed is None:
                     continue
-                self._df.subtract(set(removed))
+                self._df.subtract(set(removed.split()))
                 if key in self._base_keys:
                     self._deleted.add(key)
             self._refresh()
@@ -132,7 +134,8 @@ class Bm25Index:
         """Writes the index into ``folder`` (which must not hold another index)."""
         with self._lock:
             snapshot = self._snapshot
-            state = {"tokens": self._tokens, "base_keys": self._base_keys, "deleted": self._deleted}
+            state = {"tokens": self._tokens, "df": dict(self._df), "base_keys": self._base_keys,
+                     "deleted": self._deleted}
             folder.mkdir(parents=True, exist_ok=True)
             with (folder / "state.pickle").open("wb") as f:
                 pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -149,8 +152,7 @@ class Bm25Index:
         index._tokens = state["tokens"]
         index._base_keys = state["base_keys"]
         index._deleted = state["deleted"]
-        for toks in index._tokens.values():
-            index._df.update(set(toks))
+        index._df = Counter(state["df"])
         base = None
         if (folder / "base").is_dir():
             model = bm25s.BM25.load(str(folder / "base"), show_progress=False, verbosity=0)

@@ -23,7 +23,7 @@ from app.store.base import IndexRows
 Ranked = tuple[Keys, Scores]
 EMPTY: Ranked = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
 
-_FORMAT = 1
+_FORMAT = 2  # 2: BM25 tokens kept as one string per passage
 _MANIFEST = "manifest.json"
 
 
