@@ -59,7 +59,8 @@ def test_quick_bench_writes_every_field(tmp_path: Path) -> None:
     stages = http["stages"][0]
     for key in ("embed", "bm25", "faiss", "answer", "core_total", "assistant_ask"):
         assert key in stages["stages"], key
-    assert {"model_load", "store_read_index_rows", "bm25_build", "assistant_init_total"} <= stages["startup_ms"].keys()
+    assert {"model_load", "store_read_index_rows", "bm25_build", "assistant_init_rebuild",
+            "assistant_init_from_snapshot"} <= stages["startup_ms"].keys()
     breakdown = http["breakdown"][0]
     assert set(breakdown["share"]) == {"embed_question", "bm25", "faiss", "answer_extraction", "other_core",
                                        "http_and_framework", "unattributed"}
