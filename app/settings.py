@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     retrieve_depth: int = Field(default=50, ge=1, le=1000)
     rrf_k: int = Field(default=60, ge=1)
     # BM25's weight in the fusion against the dense retriever's 1 (docs/quality.md, "Retrieval alone").
-    lexical_weight: float = Field(default=1.0, ge=0.0, le=10.0)
+    lexical_weight: float = Field(default=1.6, ge=0.0, le=10.0)
     # Vectors of this many recent distinct questions are kept; 0 embeds every question.
     query_cache_size: int = Field(default=1024, ge=0)
     # A unit with this many passages or more at start searches an approximate (IVF) index: see ann.py.
