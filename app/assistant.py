@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,19 +148,22 @@ class Assistant:
         prepared = [
             prepare(unit_id, d, self.settings.passage_max_chars, self.settings.passage_min_chars) for d in documents
         ]
-        results: list[IngestResult] = []
+        results: dict[int, IngestResult] = {}
+        fresh: list[tuple[int, PreparedDocument]] = []
+        for position, item in enumerate(prepared):
+            existing = self.store.find_document(unit_id, item.document.content_hash)
+            if existing is not None:
+                results[position] = IngestResult(existing, created=False)
+                if progress:
+                    progress(len(item.passages))
+            else:
+                fresh.append((position, item))
         pending: list[tuple[list[int], list[list[str]], np.ndarray]] = []
         try:
-            for item in prepared:
-                existing = self.store.find_document(unit_id, item.document.content_hash)
-                if existing is not None:
-                    results.append(IngestResult(existing, created=False))
-                    if progress:
-                        progress(len(item.passages))
-                    continue
-                vectors = self._embed(item.embed_texts, progress)
+            for (position, item), vectors in zip(fresh, self._embed_documents([i for _, i in fresh], progress),
+                                                 strict=True):
                 stored, keys = self._store(unit_id, item, vectors)
-                results.append(IngestResult(stored, created=bool(keys)))
+                results[position] = IngestResult(stored, created=bool(keys))
                 if keys:
                     pending.append((keys, item.tokens, vectors))
         finally:
@@ -171,7 +174,33 @@ class Assistant:
                     [t for _, tokens, _ in pending for t in tokens],
                     np.vstack([v for _, _, v in pending]),
                 )
-        return results
+        return [results[i] for i in range(len(prepared))]
+
+    def _embed_documents(self, items: Sequence[PreparedDocument], progress: Progress | None) -> Iterator[np.ndarray]:
+        """Each document's vectors, in order, as soon as they are all embedded.
+
+        Batches run across document boundaries: documents of a few passages each would
+        otherwise reach the model in small batches, which costs more per passage
+        (docs/performance.md, ingestion).
+        """
+        batch = self.settings.embed_batch_size
+        texts = [t for item in items for t in item.embed_texts]
+        done: list[np.ndarray] = []
+        embedded = 0
+        start = 0  # first text of the next document to hand out
+        for item in items:
+            end = start + len(item.embed_texts)
+            while embedded < end:
+                chunk = texts[embedded : embedded + batch]
+                done.append(self.embedder.embed_passages(chunk))
+                embedded += len(chunk)
+                if progress:
+                    progress(len(chunk))
+            vectors = np.vstack(done) if done else np.zeros((0, self.embedder.dim), dtype=np.float32)
+            yield vectors[: end - start]
+            rest = vectors[end - start :]
+            done = [rest] if len(rest) else []
+            start = end
 
     def _embed(self, texts: Sequence[str], progress: Progress | None) -> np.ndarray:
         batch = self.settings.embed_batch_size

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.answer.model import AnswerModel
@@ -99,6 +100,31 @@ def test_a_batch_with_a_duplicate_stores_each_content_once(assistant: Assistant)
     assert results[2].document.id == results[0].document.id
     assert len(assistant.list_documents(UNIT)) == 2
     assert assistant.passage_count() == results[0].document.passages + results[1].document.passages
+
+
+def test_a_batch_is_embedded_in_full_batches_across_documents_with_each_vector_on_its_passage(
+    open_fake: Callable[..., Assistant],
+) -> None:
+    a = open_fake(embed_batch_size=2)
+    a.create_unit(UNIT, "Cục Viễn thông")
+    seen: list[int] = []
+    embed = a.embedder.embed_passages
+
+    def recording(texts: Sequence[str]) -> np.ndarray:
+        seen.append(len(texts))
+        return embed(texts)
+
+    a.embedder.embed_passages = recording  # type: ignore[method-assign]
+    results = a.add_documents(UNIT, [DOC_AI, DOC_2G, DOC_POST])
+    total = sum(r.document.passages for r in results)
+    assert total > 2 and all(r.created for r in results)
+    assert sum(seen) == total and all(n == 2 for n in seen[:-1])
+    rows = a.store.index_rows(UNIT)
+    assert len(rows.keys) == total
+    for key, vector in zip(rows.keys, rows.vectors, strict=True):
+        (stored,) = a.store.passages([int(key)])
+        expected = embed([f"{stored.title}\n{stored.passage.text}"])[0]
+        np.testing.assert_allclose(vector, expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t  ", "\u200b\ufeff", "{keywords}\n\n{keywords}"])
