@@ -41,7 +41,7 @@ EVIDENCE_FEATURES = (
     "margin",  # lead of the chosen sentence over the best one of another passage
     "missing_rare",  # the rarest question term the evidence lacks, as a share of the rarest term's idf
     "answer_numbers_found",  # share of the question's numbers and years in the answering sentence or next to it
-    "years_conflict",  # the question names a year, the evidence speaks of other years and never of it
+    "time_conflict",  # the question names a period; the answer speaks of another and the passage never of it
     "type_match",
 )
 
@@ -106,14 +106,46 @@ def sentence_candidates(profile: QuestionProfile, hits: Sequence[PassageHit], id
 
 
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+_MONTH_YEAR = re.compile(r"(?<![\d/])(\d{1,2})/((?:19|20)\d{2})(?!\d)")
+_QUARTER_YEAR = re.compile(r"\bquý\s+(iv|i{1,3}|[1-4])\s*(?:/|năm\s+)((?:19|20)\d{2})(?!\d)")
+_QUARTERS = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+# "tăng 2% so với tháng 6/2023": a period named only as the point of comparison.
+_COMPARISON = re.compile(r"so với\s+(?:cùng kỳ\s+)?(?:năm|tháng|quý)?\s*[\w/]*\d{4}")
 
 
-def _years_conflict(question: str, evidence: str) -> float:
-    """1 when the question asks about a year that the evidence does not mention while naming others:
-    a question about 2023 answered from a 2021 figure is a false answer."""
-    asked = set(_YEAR.findall(question))
-    seen = set(_YEAR.findall(evidence))
-    return 1.0 if asked and seen and not (asked & seen) else 0.0
+@dataclass(frozen=True)
+class _Periods:
+    years: frozenset[str]
+    months: frozenset[tuple[int, str]]
+    quarters: frozenset[tuple[int, str]]
+
+
+def _periods(text: str) -> _Periods:
+    lowered = text.lower()
+    return _Periods(
+        frozenset(_YEAR.findall(lowered)),
+        frozenset((int(m), y) for m, y in _MONTH_YEAR.findall(lowered)),
+        frozenset((_QUARTERS[q], y) for q, y in _QUARTER_YEAR.findall(lowered)),
+    )
+
+
+def _time_conflict(question: str, answer: str, context: str) -> float:
+    """1 when the question names a period (year, month, quarter) that its evidence never names while
+    the answer speaks of another one: a question about 6/2023 answered from the 7/2023 figure, or
+    about 2023 from a 2021 figure, is a false answer. ``context`` is the passage with its title and
+    date, where a period often appears once as a heading for the sentences below it."""
+    asked, known = _periods(question), _periods(context)
+    if (
+        (asked.months and asked.months <= known.months)
+        or (asked.quarters and asked.quarters <= known.quarters)
+        or (asked.years and not asked.months and not asked.quarters and asked.years <= known.years)
+    ):
+        return 0.0
+    said = _periods(_COMPARISON.sub(" ", answer.lower()))
+    for wanted, given in ((asked.months, said.months), (asked.quarters, said.quarters)):
+        if wanted and given and not wanted & given:
+            return 1.0
+    return 1.0 if asked.years and said.years and not asked.years & said.years else 0.0
 
 
 def _found_share(items: Sequence[str], haystack: str, numeric: bool) -> float:
@@ -133,8 +165,11 @@ def evidence_features(
     scores: Sequence[float],
     best: int,
     idf: Idf,
+    answer: Sequence[Candidate] = (),
 ) -> tuple[float, ...]:
+    """``answer``: the sentences the answer is made of (default: the best candidate alone)."""
     chosen = candidates[best]
+    answer = answer or (chosen,)
     hit = hits[chosen.hit]
     window = " ".join(c.text for c in candidates if c.hit == chosen.hit and abs(c.start - chosen.start) <= 400)
     evidence = f"{hit.title}\n{hit.date or ''}\n{hit.passage.text}"
@@ -156,7 +191,7 @@ def evidence_features(
         max(min(margin, 5.0), -5.0),
         max(missing, default=0.0) / rarest if rarest > 0 else 0.0,
         _found_share(profile.numbers, window, numeric=True),
-        _years_conflict(profile.text, f"{hit.date or ''} {chosen.text} {window}"),
+        _time_conflict(profile.text, " ".join(c.text for c in answer), evidence),
         chosen.features[SENTENCE_FEATURES.index("type_match")],
     )
 

@@ -65,7 +65,7 @@ class AnswerExtractor:
             return None
         scores = [self._model.sentence(c.features) for c in candidates]
         best, sentences = choose(candidates, scores, self._model.second_sentence_gap, self._max_chars)
-        evidence = evidence_features(profile, hits, candidates, scores, best, idf)
+        evidence = evidence_features(profile, hits, candidates, scores, best, idf, sentences)
         chosen = candidates[best]
         text = _clip(" ".join(c.text for c in sentences), self._max_chars)
         confidence = sigmoid(self._model.confidence(evidence))

@@ -67,7 +67,9 @@ def decide(examples: Sequence[Example], model: AnswerModel, max_chars: int = 400
             continue
         scores = [model.sentence(c.features) for c in cands]
         best, sentences = choose(cands, scores, model.second_sentence_gap, max_chars)
-        feats = evidence_features(ex.evidence.profile, ex.evidence.hits, cands, scores, best, ex.evidence.idf)
+        feats = evidence_features(
+            ex.evidence.profile, ex.evidence.hits, cands, scores, best, ex.evidence.idf, sentences
+        )
         correct = q.answerable and contains_answer(" ".join(c.text for c in sentences), q.answers)
         out.append(Decision(sigmoid(model.confidence(feats)), correct, q.answerable, feats))
     return out
@@ -113,6 +115,7 @@ def _features(examples: Sequence[Example], sentence: LinearModel, gap: float) ->
         cands = ex.evidence.candidates
         if cands:
             scores = [sentence(c.features) for c in cands]
-            best, _ = choose(cands, scores, gap, 400)
-            return [evidence_features(ex.evidence.profile, ex.evidence.hits, cands, scores, best, ex.evidence.idf)]
+            best, sentences = choose(cands, scores, gap, 400)
+            profile, hits, idf = ex.evidence.profile, ex.evidence.hits, ex.evidence.idf
+            return [evidence_features(profile, hits, cands, scores, best, idf, sentences)]
     raise ValueError("no example has candidate sentences")
