@@ -150,16 +150,22 @@ class AccessControl:
         digest = _hash(key)
         if self._admin_hash is not None and secrets.compare_digest(digest, self._admin_hash):
             return Principal(ENV_ADMIN_ID, "admin")
-        row = self._db().execute(
-            "SELECT id, role, units FROM keys WHERE hash = ? AND revoked_at IS NULL", (digest,)
-        ).fetchone()
+        row = (
+            self._db()
+            .execute("SELECT id, role, units FROM keys WHERE hash = ? AND revoked_at IS NULL", (digest,))
+            .fetchone()
+        )
         if row is None:
             raise Unauthorized("unknown or revoked key")
         return Principal(row[0], row[1], tuple(json.loads(row[2])))
 
     # -- audit -------------------------------------------------------------------------
     def audit(
-        self, who: Principal, action: str, unit: str | None = None, target: str | None = None,
+        self,
+        who: Principal,
+        action: str,
+        unit: str | None = None,
+        target: str | None = None,
         detail: dict[str, object] | None = None,
     ) -> None:
         self._db().execute(

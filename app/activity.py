@@ -76,8 +76,15 @@ class ActivityLog:
         unit = answer.unit or (answer.citations[0].unit if answer.citations else None)
         self._db().execute(
             "INSERT INTO asks (id, at, unit, question, answered, confidence, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (answer.id, _now(), unit, answer.question, int(not answer.abstained), answer.confidence,
-             round(latency_ms, 2)),
+            (
+                answer.id,
+                _now(),
+                unit,
+                answer.question,
+                int(not answer.abstained),
+                answer.confidence,
+                round(latency_ms, 2),
+            ),
         )
 
     def feedback(self, answer_id: str, helpful: bool, comment: str | None) -> None:
@@ -97,12 +104,16 @@ class ActivityLog:
         if unit is not None:
             where += " AND a.unit = ?"
             args.append(unit)
-        rows = self._db().execute(
-            "SELECT substr(a.at, 1, 10), COUNT(*), SUM(a.answered), SUM(COALESCE(f.helpful, 0)), COUNT(f.answer_id)"
-            f" FROM asks a LEFT JOIN feedback f ON f.answer_id = a.id WHERE {where}"
-            " GROUP BY substr(a.at, 1, 10) ORDER BY 1",
-            args,
-        ).fetchall()
+        rows = (
+            self._db()
+            .execute(
+                "SELECT substr(a.at, 1, 10), COUNT(*), SUM(a.answered), SUM(COALESCE(f.helpful, 0)), COUNT(f.answer_id)"
+                f" FROM asks a LEFT JOIN feedback f ON f.answer_id = a.id WHERE {where}"
+                " GROUP BY substr(a.at, 1, 10) ORDER BY 1",
+                args,
+            )
+            .fetchall()
+        )
         daily = [DayStats(r[0], int(r[1]), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0)) for r in rows]
         questions = sum(d.questions for d in daily)
         answered = sum(d.answered for d in daily)

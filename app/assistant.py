@@ -80,8 +80,13 @@ class Assistant:
             self.embedder.dim, self.store.index_rows(unit_id), exact_below=self.settings.exact_search_below
         )
         self._save(unit_id, index)
-        log.info("unit %s: %d passages, indexes rebuilt from the store in %.2f s%s", unit_id, len(index),
-                 time.perf_counter() - started, " (approximate search)" if index.approximate else "")
+        log.info(
+            "unit %s: %d passages, indexes rebuilt from the store in %.2f s%s",
+            unit_id,
+            len(index),
+            time.perf_counter() - started,
+            " (approximate search)" if index.approximate else "",
+        )
         return index
 
     def _embed_question(self, question: str) -> np.ndarray:
@@ -160,8 +165,9 @@ class Assistant:
                 fresh.append((position, item))
         pending: list[tuple[list[int], list[list[str]], np.ndarray]] = []
         try:
-            for (position, item), vectors in zip(fresh, self._embed_documents([i for _, i in fresh], progress),
-                                                 strict=True):
+            for (position, item), vectors in zip(
+                fresh, self._embed_documents([i for _, i in fresh], progress), strict=True
+            ):
                 stored, keys = self._store(unit_id, item, vectors)
                 results[position] = IngestResult(stored, created=bool(keys))
                 if keys:
@@ -225,9 +231,7 @@ class Assistant:
     def replace_document(self, unit_id: str, document_id: str, document: DocumentInput) -> Document:
         """New content under the same id: the old passages leave the answers as the new ones enter."""
         current = self.get_document(unit_id, document_id)
-        item = prepare(
-            unit_id, document, self.settings.passage_max_chars, self.settings.passage_min_chars, document_id
-        )
+        item = prepare(unit_id, document, self.settings.passage_max_chars, self.settings.passage_min_chars, document_id)
         if item.document.content_hash == current.content_hash and item.document.title == current.title:
             return current
         clash = self.store.find_document(unit_id, item.document.content_hash)
@@ -277,8 +281,10 @@ class Assistant:
         s = self.settings
         ranked = [self._indexes[u].candidates(vector, tokens, s.retrieve_depth, s.retrieval) for u in units]
         # One fusion over all units' lists, so that units compete on relevance, not on rank within a unit.
-        return (merge_ranked([d for d, _ in ranked], s.retrieve_depth),
-                merge_ranked([lx for _, lx in ranked], s.retrieve_depth))
+        return (
+            merge_ranked([d for d, _ in ranked], s.retrieve_depth),
+            merge_ranked([lx for _, lx in ranked], s.retrieve_depth),
+        )
 
     def retrieve(self, question: str, unit: str | None, depth: int) -> list[PassageHit]:
         """Passages for a normalised question, best first, fused over dense and BM25."""

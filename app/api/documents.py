@@ -30,8 +30,11 @@ _BODY: dict[str, Any] = {
                     "type": "object",
                     "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary",
-                                 "description": ".txt, .md, .html, .docx or .pdf"},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": ".txt, .md, .html, .docx or .pdf",
+                        },
                         "title": {"type": "string"},
                         "date": {"type": "string", "description": "YYYY-MM-DD or YYYY-MM"},
                     },
@@ -72,12 +75,14 @@ async def _read_document(request: Request, settings: Settings) -> DocumentInput:
             raise InvalidInput(f"the file name is longer than {_MAX_SOURCE} characters")
         parsed = parse_file(upload.filename, await upload.read())
         # A title the maintainer typed must obey the limit; one taken from the file's metadata is cut to fit.
-        return _validated({
-            "title": title if title else (parsed.title or "")[:_MAX_TITLE],
-            "text": parsed.text,
-            "date": date if date and date.strip() else None,
-            "source": upload.filename,
-        })
+        return _validated(
+            {
+                "title": title if title else (parsed.title or "")[:_MAX_TITLE],
+                "text": parsed.text,
+                "date": date if date and date.strip() else None,
+                "source": upload.filename,
+            }
+        )
     raise UnsupportedFormat(f"send application/json or multipart/form-data, not {kind or 'no content type'}")
 
 
@@ -96,8 +101,13 @@ async def add_document(
     document = await _read_document(request, settings)
     result = await _in_thread(services.assistant.add_document, unit, document)
     if result.created:
-        services.access.audit(who, "document.add", unit, result.document.id,
-                              {"title": result.document.title, "passages": result.document.passages})
+        services.access.audit(
+            who,
+            "document.add",
+            unit,
+            result.document.id,
+            {"title": result.document.title, "passages": result.document.passages},
+        )
     else:
         response.status_code = status.HTTP_200_OK
     return DocumentCreated(document_id=result.document.id, passages=result.document.passages, created=result.created)
@@ -126,8 +136,9 @@ async def replace_document(
     who.require_write(unit)
     document = await _read_document(request, settings)
     replaced = await _in_thread(services.assistant.replace_document, unit, document_id, document)
-    services.access.audit(who, "document.replace", unit, document_id,
-                          {"title": replaced.title, "passages": replaced.passages})
+    services.access.audit(
+        who, "document.replace", unit, document_id, {"title": replaced.title, "passages": replaced.passages}
+    )
     return DocumentCreated(document_id=replaced.id, passages=replaced.passages, created=False)
 
 

@@ -24,8 +24,16 @@ STATUS: list[tuple[type[errors.TrolyError], int]] = [
     (errors.Forbidden, 403),
 ]
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-               413: "too_large", 415: "unsupported_format", 422: "invalid_input"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_format",
+    422: "invalid_input",
+}
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:

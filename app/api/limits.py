@@ -58,6 +58,11 @@ class BodySizeLimit:
         body = json.dumps(
             {"error": {"code": "too_large", "message": f"the request body is over {self.max_bytes:,} bytes"}}
         ).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

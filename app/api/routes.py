@@ -129,8 +129,10 @@ def create_key(body: KeyIn, who: AdminDep, services: ServicesDep) -> KeyCreated:
 
 @router.get("/v1/keys", response_model=list[KeyOut], tags=["keys"])
 def list_keys(_: AdminDep, services: ServicesDep) -> list[KeyOut]:
-    return [KeyOut(id=k.id, role=k.role, units=list(k.units), created_at=k.created_at, revoked_at=k.revoked_at)
-            for k in services.access.list_keys()]
+    return [
+        KeyOut(id=k.id, role=k.role, units=list(k.units), created_at=k.created_at, revoked_at=k.revoked_at)
+        for k in services.access.list_keys()
+    ]
 
 
 @router.delete("/v1/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["keys"])

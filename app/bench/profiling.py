@@ -32,8 +32,21 @@ def record(pid: int, seconds: float, out: Path, rate: int = 200) -> subprocess.P
     if exe is None:
         raise RuntimeError("py-spy is not installed")
     return subprocess.Popen(
-        [exe, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", str(rate), "--format", "raw",
-         "--output", str(out), "--nonblocking"],
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(seconds)),
+            "--rate",
+            str(rate),
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -85,9 +98,19 @@ COMPONENTS: tuple[tuple[str, str], ...] = (
     ("json/", "FastAPI/pydantic/starlette"),
 )
 # Frames that every sample of a thread shares: noise in an inclusive listing.
-_WRAPPERS = ("threading.py", "<frozen runpy>", "click/", "asyncio/runners.py", "asyncio/base_events.py",
-             "uvicorn/main.py", "uvicorn/_compat.py", "uvicorn/server.py", "anyio/_backends/", "app/cli.py",
-             "app/bench/server.py")
+_WRAPPERS = (
+    "threading.py",
+    "<frozen runpy>",
+    "click/",
+    "asyncio/runners.py",
+    "asyncio/base_events.py",
+    "uvicorn/main.py",
+    "uvicorn/_compat.py",
+    "uvicorn/server.py",
+    "anyio/_backends/",
+    "app/cli.py",
+    "app/bench/server.py",
+)
 
 
 def component(frames: list[str]) -> str:

@@ -57,8 +57,13 @@ def _recall(found: list[npt.NDArray[np.int64]], truth: npt.NDArray[np.int64]) ->
 
 
 def measure(
-    n: int, sentences: SentenceVectors, questions: npt.NDArray[np.float32], work: Path, exact_below: int,
-    depth: int, latency_queries: int,
+    n: int,
+    sentences: SentenceVectors,
+    questions: npt.NDArray[np.float32],
+    work: Path,
+    exact_below: int,
+    depth: int,
+    latency_queries: int,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"passages": n, "vectors": VECTOR_LABEL}
     started = time.perf_counter()
@@ -158,8 +163,7 @@ def measure(
         "recall_curve": curve,
         "latency": latency,
         "list_size_max_over_mean": round(float(sizes.max() / max(sizes.mean(), 1e-9)), 2),
-        "remove": {"ids": len(removed), "seconds": round(remove_s, 4), "leaked_in_results": leaked,
-                   "left": len(ivf)},
+        "remove": {"ids": len(removed), "seconds": round(remove_s, 4), "leaked_in_results": leaked, "left": len(ivf)},
     }
     out["factory_choice"] = "FlatIPIndex" if n < exact_below else "IVFIndex"
     path.unlink()

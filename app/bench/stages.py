@@ -191,8 +191,16 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
             stored = {p.key: p for p in store.passages([f.key for f in top])}
             lap["store"] = _since(t)
             hits = [
-                PassageHit(stored[f.key].passage, stored[f.key].title, stored[f.key].date, f.score, f.dense,
-                           f.lexical, f.dense_rank, f.lexical_rank)
+                PassageHit(
+                    stored[f.key].passage,
+                    stored[f.key].title,
+                    stored[f.key].date,
+                    f.score,
+                    f.dense,
+                    f.lexical,
+                    f.dense_rank,
+                    f.lexical_rank,
+                )
                 for f in top
                 if f.key in stored
             ]
@@ -200,11 +208,25 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
             extraction = extractor.extract(profile(question), hits[: s.answer_passages], idf)
             lap["answer"] = _since(t)
             answer = Answer(
-                id=uuid.uuid4().hex, question=question, unit=unit,
+                id=uuid.uuid4().hex,
+                question=question,
+                unit=unit,
                 answer=extraction.text if extraction is not None else None,
                 confidence=extraction.confidence if extraction is not None else 0.0,
-                citations=[Citation(unit, h.passage.document_id, h.title, h.date, h.passage.id, h.passage.text,
-                                    h.passage.start, h.passage.end, h.score) for h in hits],
+                citations=[
+                    Citation(
+                        unit,
+                        h.passage.document_id,
+                        h.title,
+                        h.date,
+                        h.passage.id,
+                        h.passage.text,
+                        h.passage.start,
+                        h.passage.end,
+                        h.score,
+                    )
+                    for h in hits
+                ],
             )
             t = time.perf_counter()
             activity.record(answer, 1.0)

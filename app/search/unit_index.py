@@ -63,9 +63,7 @@ class UnitIndex:
             self.vectors.remove(keys)
             self.lexical.remove(keys)
 
-    def replace(
-        self, old: Keys, keys: Keys, tokens: Sequence[Sequence[str]], vectors: npt.NDArray[np.float32]
-    ) -> None:
+    def replace(self, old: Keys, keys: Keys, tokens: Sequence[Sequence[str]], vectors: npt.NDArray[np.float32]) -> None:
         with self._lock.writing():
             self.vectors.remove(old)
             self.lexical.remove(old)
@@ -111,8 +109,12 @@ class UnitIndex:
         with self._lock.reading():
             self.vectors.save(partial / "vectors.faiss")
             self.lexical.save(partial / "bm25")
-            manifest = {"format": _FORMAT, "embedder": embedder, "fingerprint": self.fingerprint(),
-                        "approximate": self.approximate}
+            manifest = {
+                "format": _FORMAT,
+                "embedder": embedder,
+                "fingerprint": self.fingerprint(),
+                "approximate": self.approximate,
+            }
         (partial / _MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
         # Not atomic across the two steps; a crash between them leaves no snapshot, i.e. a rebuild.
         shutil.rmtree(folder, ignore_errors=True)

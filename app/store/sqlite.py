@@ -71,8 +71,17 @@ def _insert_passages(
         cursor = db.execute(
             'INSERT INTO passages (id, document_id, unit, seq, start, "end", text, tokens, vector)'
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (passage.id, passage.document_id, passage.unit, passage.seq, passage.start, passage.end, passage.text,
-             " ".join(toks), vector.tobytes()),
+            (
+                passage.id,
+                passage.document_id,
+                passage.unit,
+                passage.seq,
+                passage.start,
+                passage.end,
+                passage.text,
+                " ".join(toks),
+                vector.tobytes(),
+            ),
         )
         keys.append(int(cursor.lastrowid or 0))
     return keys
@@ -146,21 +155,27 @@ class SqliteStore:
 
     # -- documents ---------------------------------------------------------------------
     def find_document(self, unit: str, content_hash: str) -> Document | None:
-        row = self._db().execute(
-            f"SELECT {_DOC_COLUMNS} FROM documents WHERE unit = ? AND content_hash = ?", (unit, content_hash)
-        ).fetchone()
+        row = (
+            self._db()
+            .execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE unit = ? AND content_hash = ?", (unit, content_hash))
+            .fetchone()
+        )
         return None if row is None else Document(*row)
 
     def get_document(self, unit: str, document_id: str) -> Document | None:
-        row = self._db().execute(
-            f"SELECT {_DOC_COLUMNS} FROM documents WHERE unit = ? AND id = ?", (unit, document_id)
-        ).fetchone()
+        row = (
+            self._db()
+            .execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE unit = ? AND id = ?", (unit, document_id))
+            .fetchone()
+        )
         return None if row is None else Document(*row)
 
     def list_documents(self, unit: str) -> list[Document]:
-        rows = self._db().execute(
-            f"SELECT {_DOC_COLUMNS} FROM documents WHERE unit = ? ORDER BY created_at, id", (unit,)
-        ).fetchall()
+        rows = (
+            self._db()
+            .execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE unit = ? ORDER BY created_at, id", (unit,))
+            .fetchall()
+        )
         return [Document(*r) for r in rows]
 
     def add_document(
@@ -192,8 +207,17 @@ class SqliteStore:
             db.execute(
                 "UPDATE documents SET title = ?, date = ?, source = ?, text = ?, content_hash = ?, passages = ?,"
                 " created_at = ? WHERE id = ? AND unit = ?",
-                (document.title, document.date, document.source, document.text, document.content_hash,
-                 document.passages, document.created_at, document.id, document.unit),
+                (
+                    document.title,
+                    document.date,
+                    document.source,
+                    document.text,
+                    document.content_hash,
+                    document.passages,
+                    document.created_at,
+                    document.id,
+                    document.unit,
+                ),
             )
             return old, _insert_passages(db, passages, tokens, vectors)
 
@@ -214,11 +238,15 @@ class SqliteStore:
         if not keys:
             return []
         marks = ",".join("?" * len(keys))
-        rows = self._db().execute(
-            'SELECT p.key, p.id, p.document_id, p.unit, p.seq, p.start, p."end", p.text, d.title, d.date'
-            f" FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.key IN ({marks})",
-            [int(k) for k in keys],
-        ).fetchall()
+        rows = (
+            self._db()
+            .execute(
+                'SELECT p.key, p.id, p.document_id, p.unit, p.seq, p.start, p."end", p.text, d.title, d.date'
+                f" FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.key IN ({marks})",
+                [int(k) for k in keys],
+            )
+            .fetchall()
+        )
         by_key = {
             int(r[0]): StoredPassage(
                 key=int(r[0]),
@@ -231,15 +259,21 @@ class SqliteStore:
         return [by_key[int(k)] for k in keys if int(k) in by_key]
 
     def unit_fingerprint(self, unit: str) -> str:
-        count, largest, total = self._db().execute(
-            "SELECT count(*), coalesce(max(key), 0), coalesce(sum(key), 0) FROM passages WHERE unit = ?", (unit,)
-        ).fetchone()
+        count, largest, total = (
+            self._db()
+            .execute(
+                "SELECT count(*), coalesce(max(key), 0), coalesce(sum(key), 0) FROM passages WHERE unit = ?", (unit,)
+            )
+            .fetchone()
+        )
         return keys_fingerprint(int(count), int(largest), int(total))
 
     def index_rows(self, unit: str) -> IndexRows:
-        rows = self._db().execute(
-            "SELECT key, tokens, vector FROM passages WHERE unit = ? ORDER BY key", (unit,)
-        ).fetchall()
+        rows = (
+            self._db()
+            .execute("SELECT key, tokens, vector FROM passages WHERE unit = ? ORDER BY key", (unit,))
+            .fetchall()
+        )
         keys = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         tokens = [r[1].split() for r in rows]
         if rows:

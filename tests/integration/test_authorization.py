@@ -67,9 +67,10 @@ def world(
     tmp_path_factory: pytest.TempPathFactory, start_server: Callable[..., AbstractContextManager[Any]]
 ) -> Iterator[World]:
     data_dir = tmp_path_factory.mktemp("auth-data")
-    with start_server(data_dir, require_read_key=False) as served, httpx.Client(
-        base_url=served.url, timeout=60
-    ) as client:
+    with (
+        start_server(data_dir, require_read_key=False) as served,
+        httpx.Client(base_url=served.url, timeout=60) as client,
+    ):
         create_unit(client, ADMIN, UNIT_A, "Đơn vị A")
         create_unit(client, ADMIN, UNIT_B, "Đơn vị B")
         doc_a = client.post(f"/v1/units/{UNIT_A}/documents", json=_doc("Phòng Một cửa A", "1.111"), headers=ADMIN)
@@ -109,8 +110,11 @@ def _requests(w: World) -> dict[str, tuple[str, str, dict[str, Any]]]:
         "add document to b": ("POST", f"/v1/units/{UNIT_B}/documents", new_doc),
         "replace document of b": ("PUT", f"/v1/units/{UNIT_B}/documents/{w.doc_b}", new_doc),
         "delete document of b": ("DELETE", f"/v1/units/{UNIT_B}/documents/{w.doc_b}", {}),
-        "upload document to b": ("POST", f"/v1/units/{UNIT_B}/documents",
-                                 {"files": {"file": ("moi.txt", "Văn bản mới tải lên.".encode(), "text/plain")}}),
+        "upload document to b": (
+            "POST",
+            f"/v1/units/{UNIT_B}/documents",
+            {"files": {"file": ("moi.txt", "Văn bản mới tải lên.".encode(), "text/plain")}},
+        ),
         "create key": ("POST", "/v1/keys", {"json": {"role": "admin"}}),
         "list keys": ("GET", "/v1/keys", {}),
         "revoke key": ("DELETE", f"/v1/keys/{w.keys['victim']['id']}", {}),
@@ -119,9 +123,20 @@ def _requests(w: World) -> dict[str, tuple[str, str, dict[str, Any]]]:
 
 
 UNAUTHENTICATED = ["no key", "unknown key", "revoked key", "basic scheme", "bearer without key", "key without scheme"]
-REQUESTS = ["create unit", "add document to a", "replace document of a", "delete document of a",
-            "add document to b", "replace document of b", "delete document of b", "upload document to b",
-            "create key", "list keys", "revoke key", "read audit"]
+REQUESTS = [
+    "create unit",
+    "add document to a",
+    "replace document of a",
+    "delete document of a",
+    "add document to b",
+    "replace document of b",
+    "delete document of b",
+    "upload document to b",
+    "create key",
+    "list keys",
+    "revoke key",
+    "read audit",
+]
 # (caller, request, expected status): everything a caller may not do.
 REFUSALS = (
     [(caller, request, 401) for caller in UNAUTHENTICATED for request in REQUESTS]
@@ -138,8 +153,9 @@ def _snapshot(w: World) -> dict[str, Any]:
     assert keys.status_code == 200 and audit.status_code == 200
     return {
         "units": c.get("/v1/units").json(),
-        "documents": {u: [(d["id"], document(c, u, d["id"])["content_hash"]) for d in documents(c, u)]
-                      for u in (UNIT_A, UNIT_B)},
+        "documents": {
+            u: [(d["id"], document(c, u, d["id"])["content_hash"]) for d in documents(c, u)] for u in (UNIT_A, UNIT_B)
+        },
         "keys": keys.json(),
         "audit": audit.json(),
     }
@@ -158,15 +174,17 @@ def test_refused_requests_change_nothing(world: World, caller: str, request_name
 
 @pytest.mark.parametrize("caller", UNAUTHENTICATED[1:])
 def test_asking_with_a_bad_key_is_401_even_when_asking_is_open(world: World, caller: str) -> None:
-    response = world.client.post("/v1/ask", json={"question": "Ai phụ trách hồ sơ trực tuyến?", "unit": UNIT_A},
-                                 headers=_callers(world)[caller])
+    response = world.client.post(
+        "/v1/ask", json={"question": "Ai phụ trách hồ sơ trực tuyến?", "unit": UNIT_A}, headers=_callers(world)[caller]
+    )
     assert_error(response, 401, "unauthorized")
 
 
 @pytest.mark.parametrize("caller", ["no key", "reader", "maintainer of a"])
 def test_asking_is_open_by_default(world: World, caller: str) -> None:
     response = world.client.post(
-        "/v1/ask", json={"question": "Phòng Một cửa A đã hoàn thành bao nhiêu hồ sơ trực tuyến?", "unit": UNIT_A},
+        "/v1/ask",
+        json={"question": "Phòng Một cửa A đã hoàn thành bao nhiêu hồ sơ trực tuyến?", "unit": UNIT_A},
         headers=_callers(world)[caller],
     )
     assert response.status_code == 200, response.text
@@ -223,8 +241,11 @@ def test_admin_writes_every_unit(world: World) -> None:
     for unit in (UNIT_A, UNIT_B):
         document_id = _write_cycle(world, unit, ADMIN, f"Văn phòng {unit.upper()}")
         actions = [(e["action"], e["key_id"]) for e in _audit(world, unit) if e["target"] == document_id]
-        assert actions == [("document.delete", "env-admin"), ("document.replace", "env-admin"),
-                           ("document.add", "env-admin")]
+        assert actions == [
+            ("document.delete", "env-admin"),
+            ("document.replace", "env-admin"),
+            ("document.add", "env-admin"),
+        ]
 
 
 def test_admin_manages_units_keys_and_reads_the_audit(world: World) -> None:
@@ -235,8 +256,9 @@ def test_admin_manages_units_keys_and_reads_the_audit(world: World) -> None:
     assert created["role"] == "admin" and created["units"] == []
     assert re.fullmatch(r"troly_[A-Za-z0-9_-]{20,}", created["key"])
     # A created admin key is as good as the configured one, and its writes carry its own id.
-    second = c.post("/v1/units", json={"id": "don-vi-cua-khoa", "name": "Đơn vị của khóa"},
-                    headers=bearer(created["key"]))
+    second = c.post(
+        "/v1/units", json={"id": "don-vi-cua-khoa", "name": "Đơn vị của khóa"}, headers=bearer(created["key"])
+    )
     assert second.status_code == 201, second.text
     entry = next(e for e in _audit(world) if e["action"] == "unit.create" and e["target"] == "don-vi-cua-khoa")
     assert entry["key_id"] == created["id"] and entry["unit"] == "don-vi-cua-khoa"
@@ -258,8 +280,15 @@ def test_keys_are_shown_once_and_never_listed(world: World) -> None:
     rows = listed.json()
     assert all(set(row) == KEY_FIELDS for row in rows)
     mine = [row for row in rows if row["id"] == created["id"]]
-    assert mine == [{"id": created["id"], "role": "maintainer", "units": [UNIT_A, UNIT_B],
-                     "created_at": mine[0]["created_at"], "revoked_at": None}]
+    assert mine == [
+        {
+            "id": created["id"],
+            "role": "maintainer",
+            "units": [UNIT_A, UNIT_B],
+            "created_at": mine[0]["created_at"],
+            "revoked_at": None,
+        }
+    ]
     # No key and no hash of any key in the list (nor in the audit log).
     for text in (listed.text, json.dumps(_audit(world))):
         for info in [*world.keys.values(), created]:
@@ -288,8 +317,12 @@ def test_revoking_a_key_takes_effect_at_once(world: World) -> None:
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [({"role": "maintainer"}, 422), ({"role": "maintainer", "units": ["khong-ton-tai"]}, 404),
-     ({"role": "chu-tich"}, 422), ({"role": "maintainer", "units": ["Không Slug"]}, 404)],
+    [
+        ({"role": "maintainer"}, 422),
+        ({"role": "maintainer", "units": ["khong-ton-tai"]}, 404),
+        ({"role": "chu-tich"}, 422),
+        ({"role": "maintainer", "units": ["Không Slug"]}, 404),
+    ],
 )
 def test_bad_key_requests_are_refused_and_create_nothing(world: World, body: dict[str, Any], status: int) -> None:
     before = world.client.get("/v1/keys", headers=ADMIN).json()
@@ -302,9 +335,10 @@ def test_bad_key_requests_are_refused_and_create_nothing(world: World, body: dic
 def closed(
     tmp_path_factory: pytest.TempPathFactory, start_server: Callable[..., AbstractContextManager[Any]]
 ) -> Iterator[httpx.Client]:
-    with start_server(tmp_path_factory.mktemp("closed-data"), require_read_key=True) as served, httpx.Client(
-        base_url=served.url, timeout=60
-    ) as client:
+    with (
+        start_server(tmp_path_factory.mktemp("closed-data"), require_read_key=True) as served,
+        httpx.Client(base_url=served.url, timeout=60) as client,
+    ):
         yield client
 
 
@@ -351,8 +385,11 @@ def test_keys_cli_against_a_running_server(world: World, cli_env: None) -> None:
     headers = bearer(key)
     added = c.post(f"/v1/units/{UNIT_A}/documents", json=_doc("Phòng Dòng lệnh", "7.777"), headers=headers)
     assert added.status_code == 201, added.text
-    assert_error(c.post(f"/v1/units/{UNIT_B}/documents", json=_doc("Phòng Dòng lệnh", "7.777"), headers=headers),
-                 403, "forbidden")
+    assert_error(
+        c.post(f"/v1/units/{UNIT_B}/documents", json=_doc("Phòng Dòng lệnh", "7.777"), headers=headers),
+        403,
+        "forbidden",
+    )
     assert_error(c.get("/v1/keys", headers=headers), 403)
     entry = next(e for e in _audit(world, UNIT_A) if e["target"] == added.json()["document_id"])
     assert entry["key_id"] == key_id and entry["action"] == "document.add"
@@ -372,10 +409,16 @@ def test_keys_cli_against_a_running_server(world: World, cli_env: None) -> None:
     revoked = troly(world.data_dir, "keys", "revoke", key_id)
     assert revoked.exit_code == 0, revoked.output
     assert revoked.stdout.strip() == f"revoked {key_id}"
-    assert_error(c.post(f"/v1/units/{UNIT_A}/documents", json=_doc("Phòng Sau thu hồi", "8.888"), headers=headers),
-                 401, "unauthorized")
-    row = next(line.split("\t") for line in troly(world.data_dir, "keys", "list").stdout.splitlines()
-               if line.startswith(key_id))
+    assert_error(
+        c.post(f"/v1/units/{UNIT_A}/documents", json=_doc("Phòng Sau thu hồi", "8.888"), headers=headers),
+        401,
+        "unauthorized",
+    )
+    row = next(
+        line.split("\t")
+        for line in troly(world.data_dir, "keys", "list").stdout.splitlines()
+        if line.startswith(key_id)
+    )
     assert row[4].startswith("revoked ")
 
     unknown = CliRunner().invoke(main, ["--data-dir", str(world.data_dir), "keys", "revoke", "khong-co"])

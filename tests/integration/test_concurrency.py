@@ -27,18 +27,30 @@ ASKERS = 6
 MAX_ASKS_PER_THREAD = 25
 
 TOPICS = [
-    ("Trung tâm Dữ liệu tỉnh đã số hóa {n} hồ sơ hộ tịch trong năm 2023.",
-     "Trung tâm Dữ liệu tỉnh đã số hóa bao nhiêu hồ sơ hộ tịch?"),
-    ("Tổng đài 1022 đã tiếp nhận {n} cuộc gọi phản ánh của người dân trong quý I.",
-     "Tổng đài 1022 đã tiếp nhận bao nhiêu cuộc gọi phản ánh?"),
-    ("Sở Thông tin và Truyền thông đã cấp {n} chứng thư chữ ký số cho cán bộ, công chức.",
-     "Sở đã cấp bao nhiêu chứng thư chữ ký số?"),
-    ("Cục Bưu điện Trung ương đã chuyển phát {n} bưu gửi hành chính công trong tháng 5.",
-     "Cục Bưu điện Trung ương đã chuyển phát bao nhiêu bưu gửi hành chính công?"),
-    ("Huyện Bắc Hà đã đào tạo kỹ năng số cho {n} người dân tại các thôn bản.",
-     "Huyện Bắc Hà đã đào tạo kỹ năng số cho bao nhiêu người dân?"),
-    ("Trung tâm Giám sát đã gỡ bỏ {n} trang web giả mạo cơ quan nhà nước.",
-     "Trung tâm Giám sát đã gỡ bỏ bao nhiêu trang web giả mạo?"),
+    (
+        "Trung tâm Dữ liệu tỉnh đã số hóa {n} hồ sơ hộ tịch trong năm 2023.",
+        "Trung tâm Dữ liệu tỉnh đã số hóa bao nhiêu hồ sơ hộ tịch?",
+    ),
+    (
+        "Tổng đài 1022 đã tiếp nhận {n} cuộc gọi phản ánh của người dân trong quý I.",
+        "Tổng đài 1022 đã tiếp nhận bao nhiêu cuộc gọi phản ánh?",
+    ),
+    (
+        "Sở Thông tin và Truyền thông đã cấp {n} chứng thư chữ ký số cho cán bộ, công chức.",
+        "Sở đã cấp bao nhiêu chứng thư chữ ký số?",
+    ),
+    (
+        "Cục Bưu điện Trung ương đã chuyển phát {n} bưu gửi hành chính công trong tháng 5.",
+        "Cục Bưu điện Trung ương đã chuyển phát bao nhiêu bưu gửi hành chính công?",
+    ),
+    (
+        "Huyện Bắc Hà đã đào tạo kỹ năng số cho {n} người dân tại các thôn bản.",
+        "Huyện Bắc Hà đã đào tạo kỹ năng số cho bao nhiêu người dân?",
+    ),
+    (
+        "Trung tâm Giám sát đã gỡ bỏ {n} trang web giả mạo cơ quan nhà nước.",
+        "Trung tâm Giám sát đã gỡ bỏ bao nhiêu trang web giả mạo?",
+    ),
 ]
 
 
@@ -139,9 +151,11 @@ def _consistent(ledger: Ledger, asked: Asked, citation: dict[str, Any]) -> bool:
     for k, version in enumerate(history):
         visible_until = history[k + 1].returned if k + 1 < len(history) else math.inf
         overlaps = version.started <= asked.received and visible_until >= asked.sent
-        if overlaps and version.text is not None and version.text[citation["start"] : citation["end"]] == citation[
-            "text"
-        ]:
+        if (
+            overlaps
+            and version.text is not None
+            and version.text[citation["start"] : citation["end"]] == citation["text"]
+        ):
             return True
     return False
 
@@ -183,8 +197,14 @@ def test_asking_while_documents_change_gives_consistent_citations(server: str) -
         for _, question in TOPICS:
             sent = time.monotonic()
             response = client.post("/v1/ask", json={"question": question, "unit": UNIT, "top_k": 5})
-            ledger.asked.append(Asked(sent, time.monotonic(), response.status_code,
-                                      response.json() if response.status_code == 200 else response.text))
+            ledger.asked.append(
+                Asked(
+                    sent,
+                    time.monotonic(),
+                    response.status_code,
+                    response.json() if response.status_code == 200 else response.text,
+                )
+            )
         listed = {d["id"] for d in documents(client, UNIT)}
 
     assert ledger.errors == []
@@ -193,10 +213,13 @@ def test_asking_while_documents_change_gives_consistent_citations(server: str) -
     # Added, deleted, added again under the same id.
     assert [v.text is None for v in ledger.versions[ids[1]]] == [False, True, False]
     assert len(ledger.asked) >= ASKERS + len(TOPICS)
-    write_window = (min(v.started for vs in ledger.versions.values() for v in vs[1:] if vs[1:]),
-                    max(v.returned for vs in ledger.versions.values() for v in vs))
-    assert any(a.sent <= write_window[1] and a.received >= write_window[0] for a in ledger.asked[: -len(TOPICS)]), \
+    write_window = (
+        min(v.started for vs in ledger.versions.values() for v in vs[1:] if vs[1:]),
+        max(v.returned for vs in ledger.versions.values() for v in vs),
+    )
+    assert any(a.sent <= write_window[1] and a.received >= write_window[0] for a in ledger.asked[: -len(TOPICS)]), (
         "no question was in flight while documents changed"
+    )
 
     bad_status = [(a.status, a.body) for a in ledger.asked if a.status != 200]
     assert bad_status == []
@@ -215,7 +238,7 @@ def test_asking_while_documents_change_gives_consistent_citations(server: str) -
 
     # The last round, asked after all writes returned, cites only what is stored now.
     final = {ids[topic]: next(v.text for v in reversed(ledger.versions[ids[topic]])) for topic in (1, 2, 4, 5)}
-    for asked in ledger.asked[-len(TOPICS):]:
+    for asked in ledger.asked[-len(TOPICS) :]:
         assert isinstance(asked.body, dict)
         for citation in asked.body["citations"]:
             assert citation["document_id"] in final

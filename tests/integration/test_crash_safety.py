@@ -52,8 +52,12 @@ def test_sigkill_mid_ingestion_leaves_a_consistent_store(tmp_path: Path) -> None
     first.mkdir()
     seed = sorted(SEEDS.glob("*.txt"))[0].read_text(encoding="utf-8")
     (first / "dau-tien.txt").write_text("Tài liệu đầu tiên.\n\n" + seed[:1500], encoding="utf-8")
-    subprocess.run([sys.executable, "-m", "app.cli", "--data-dir", str(data), "ingest", str(first), "--unit", "t"],
-                   check=True, capture_output=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "--data-dir", str(data), "ingest", str(first), "--unit", "t"],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "TQDM_DISABLE": "1"},
+    )
     assert (data / "indexes" / "t" / "manifest.json").exists()
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "--data-dir", str(data), "ingest", str(folder), "--unit", "t"],

@@ -73,29 +73,69 @@ HTML = """<!doctype html>
 <script>console.log("MA-CUOI-TRANG")</script>
 </body></html>
 """
-DOCX_BEFORE = ["Báo cáo phát triển hạ tầng viễn thông tỉnh Lào Cai năm 2024.",
-               "Năm 2024, tỉnh đã lắp đặt 6.180 trạm phát sóng 5G trên địa bàn."]
+DOCX_BEFORE = [
+    "Báo cáo phát triển hạ tầng viễn thông tỉnh Lào Cai năm 2024.",
+    "Năm 2024, tỉnh đã lắp đặt 6.180 trạm phát sóng 5G trên địa bàn.",
+]
 DOCX_TABLE = [["Chỉ tiêu", "Kết quả"], ["Trạm phát sóng 5G", "6.180"], ["Xã có cáp quang", "152"]]
 DOCX_AFTER = ["Đoạn kết: tỉnh tiếp tục mở rộng vùng phủ sóng trong năm 2025."]
-PDF_LINES = ["Bao cao cong tac chuyen doi so nam 2023 cua huyen Bac Ha.",
-             "Trong nam 2023, huyen Bac Ha da dao tao 9.315 nguoi dan ve ky nang so.",
-             "Huyen tiep tuc mo rong mo hinh to cong nghe so cong dong."]
+PDF_LINES = [
+    "Bao cao cong tac chuyen doi so nam 2023 cua huyen Bac Ha.",
+    "Trong nam 2023, huyen Bac Ha da dao tao 9.315 nguoi dan ve ky nang so.",
+    "Huyen tiep tuc mo rong mo hinh to cong nghe so cong dong.",
+]
 
 CASES = [
-    FileCase("bao-cao-chu-ky-so.txt", lambda: TXT.encode("utf-8"), "text/plain",
-             {"title": "Báo cáo chữ ký số", "date": "2024-01-12"}, "Báo cáo chữ ký số", "2024-01-12",
-             "1.250", "Sở đã cấp bao nhiêu chứng thư chữ ký số cho cán bộ, công chức?"),
-    FileCase("tong-dai-1022.md", lambda: MARKDOWN.encode("utf-8"), "text/markdown",
-             {"title": "Tổng đài 1022", "date": "2024-02"}, "Tổng đài 1022", "2024-02",
-             "3.742", "Tổng đài 1022 đã tiếp nhận bao nhiêu cuộc gọi phản ánh?"),
-    FileCase("giam-sat.html", lambda: HTML.encode("utf-8"), "text/html", {},
-             "Trung tâm Giám sát an toàn không gian mạng", None,
-             "2.468", "Trung tâm Giám sát đã xử lý bao nhiêu trang web giả mạo?"),
-    FileCase("ha-tang-5g.docx", lambda: make_docx(DOCX_BEFORE, DOCX_TABLE, DOCX_AFTER, title="Hạ tầng 5G"),
-             "application/vnd.openxmlformats-officedocument.wordprocessingml.document", {},
-             "Hạ tầng 5G", None, "6.180", "Tỉnh đã lắp đặt bao nhiêu trạm phát sóng 5G?"),
-    FileCase("ky-nang-so.pdf", lambda: make_pdf(PDF_LINES, title="Ky nang so Bac Ha"), "application/pdf", {},
-             "Ky nang so Bac Ha", None, "9.315", "Huyen Bac Ha da dao tao bao nhieu nguoi dan ve ky nang so?"),
+    FileCase(
+        "bao-cao-chu-ky-so.txt",
+        lambda: TXT.encode("utf-8"),
+        "text/plain",
+        {"title": "Báo cáo chữ ký số", "date": "2024-01-12"},
+        "Báo cáo chữ ký số",
+        "2024-01-12",
+        "1.250",
+        "Sở đã cấp bao nhiêu chứng thư chữ ký số cho cán bộ, công chức?",
+    ),
+    FileCase(
+        "tong-dai-1022.md",
+        lambda: MARKDOWN.encode("utf-8"),
+        "text/markdown",
+        {"title": "Tổng đài 1022", "date": "2024-02"},
+        "Tổng đài 1022",
+        "2024-02",
+        "3.742",
+        "Tổng đài 1022 đã tiếp nhận bao nhiêu cuộc gọi phản ánh?",
+    ),
+    FileCase(
+        "giam-sat.html",
+        lambda: HTML.encode("utf-8"),
+        "text/html",
+        {},
+        "Trung tâm Giám sát an toàn không gian mạng",
+        None,
+        "2.468",
+        "Trung tâm Giám sát đã xử lý bao nhiêu trang web giả mạo?",
+    ),
+    FileCase(
+        "ha-tang-5g.docx",
+        lambda: make_docx(DOCX_BEFORE, DOCX_TABLE, DOCX_AFTER, title="Hạ tầng 5G"),
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        {},
+        "Hạ tầng 5G",
+        None,
+        "6.180",
+        "Tỉnh đã lắp đặt bao nhiêu trạm phát sóng 5G?",
+    ),
+    FileCase(
+        "ky-nang-so.pdf",
+        lambda: make_pdf(PDF_LINES, title="Ky nang so Bac Ha"),
+        "application/pdf",
+        {},
+        "Ky nang so Bac Ha",
+        None,
+        "9.315",
+        "Huyen Bac Ha da dao tao bao nhieu nguoi dan ve ky nang so?",
+    ),
 ]
 
 
@@ -103,9 +143,10 @@ CASES = [
 def client(
     tmp_path_factory: pytest.TempPathFactory, start_server: Callable[..., AbstractContextManager[Any]]
 ) -> Iterator[httpx.Client]:
-    with start_server(tmp_path_factory.mktemp("documents-data")) as served, httpx.Client(
-        base_url=served.url, timeout=60
-    ) as http:
+    with (
+        start_server(tmp_path_factory.mktemp("documents-data")) as served,
+        httpx.Client(base_url=served.url, timeout=60) as http,
+    ):
         yield http
 
 
@@ -114,8 +155,9 @@ def uploaded(client: httpx.Client) -> dict[str, httpx.Response]:
     """The five files, uploaded to one unit: each must be told apart from the four others."""
     create_unit(client, ADMIN, UNIT, "Sở TT&TT Lào Cai")
     return {
-        case.name: upload(client, "POST", f"/v1/units/{UNIT}/documents", case.name, case.make(), ADMIN,
-                          case.fields, case.content_type)
+        case.name: upload(
+            client, "POST", f"/v1/units/{UNIT}/documents", case.name, case.make(), ADMIN, case.fields, case.content_type
+        )
         for case in CASES
     }
 
@@ -155,9 +197,22 @@ def test_html_keeps_the_article_and_drops_scripts_and_page_furniture(
     text = document(client, UNIT, uploaded["giam-sat.html"].json()["document_id"])["text"]
     assert "Kết quả giám sát năm 2023" in text
     assert "ngăn chặn tin nhắn rác" in text
-    for noise in ["MA-THEO-DOI", "maTheoDoi", "Quảng cáo", "MA-CUOI-TRANG", "console.log", "color: red",
-                  "Trang chủ", "Liên hệ với chúng tôi", "Cổng thông tin điện tử", "Bài viết liên quan",
-                  "Bản quyền", "<p>", "</", "<!doctype"]:
+    for noise in [
+        "MA-THEO-DOI",
+        "maTheoDoi",
+        "Quảng cáo",
+        "MA-CUOI-TRANG",
+        "console.log",
+        "color: red",
+        "Trang chủ",
+        "Liên hệ với chúng tôi",
+        "Cổng thông tin điện tử",
+        "Bài viết liên quan",
+        "Bản quyền",
+        "<p>",
+        "</",
+        "<!doctype",
+    ]:
         assert noise not in text, noise
 
 
@@ -165,8 +220,14 @@ def test_docx_text_is_in_reading_order_with_its_table(
     client: httpx.Client, uploaded: dict[str, httpx.Response]
 ) -> None:
     text = document(client, UNIT, uploaded["ha-tang-5g.docx"].json()["document_id"])["text"]
-    order = [DOCX_BEFORE[0], DOCX_BEFORE[1], "Chỉ tiêu | Kết quả", "Trạm phát sóng 5G | 6.180",
-             "Xã có cáp quang | 152", DOCX_AFTER[0]]
+    order = [
+        DOCX_BEFORE[0],
+        DOCX_BEFORE[1],
+        "Chỉ tiêu | Kết quả",
+        "Trạm phát sóng 5G | 6.180",
+        "Xã có cáp quang | 152",
+        DOCX_AFTER[0],
+    ]
     positions = [text.find(part) for part in order]
     assert -1 not in positions, (positions, text)
     assert positions == sorted(positions), text
@@ -182,10 +243,13 @@ def test_the_same_content_twice_is_one_document(client: httpx.Client, uploaded: 
     case = CASES[0]
     first = uploaded[case.name].json()
     before, passages = documents(client, UNIT), passages_total(client)
-    again = upload(client, "POST", f"/v1/units/{UNIT}/documents", case.name, case.make(), ADMIN, case.fields,
-                   case.content_type)
+    again = upload(
+        client, "POST", f"/v1/units/{UNIT}/documents", case.name, case.make(), ADMIN, case.fields, case.content_type
+    )
     assert expect(again, 200).json() == {
-        "document_id": first["document_id"], "passages": first["passages"], "created": False
+        "document_id": first["document_id"],
+        "passages": first["passages"],
+        "created": False,
     }
     # The same text under another file name, or sent as JSON, is still the same document.
     renamed = upload(client, "POST", f"/v1/units/{UNIT}/documents", "ban-sao.txt", case.make(), ADMIN)
@@ -218,16 +282,24 @@ STATIONS = "Cục Quan trắc Thử nghiệm đã lắp đặt bao nhiêu trạm
 
 def test_replace_keeps_the_id_and_swaps_the_answer(client: httpx.Client) -> None:
     unit = create_unit(client, ADMIN, "cuc-tan-so-thay-the", "Cục Tần số")
-    created = upload(client, "POST", f"/v1/units/{unit}/documents", "quy-1.txt", OLD.encode(), ADMIN,
-                     {"title": "Quý I"})
+    created = upload(
+        client, "POST", f"/v1/units/{unit}/documents", "quy-1.txt", OLD.encode(), ADMIN, {"title": "Quý I"}
+    )
     expect(created, 201)
     document_id, old_passages = created.json()["document_id"], created.json()["passages"]
     before = ask(client, STATIONS, unit)
     assert "4.321" in (before["answer"] or "") and _cites(before, document_id)
     total = passages_total(client)
 
-    replaced = upload(client, "PUT", f"/v1/units/{unit}/documents/{document_id}", "quy-1-sua-doi.md",
-                      NEW.encode(), ADMIN, {"title": "Quý I (sửa đổi)", "date": "2024-04"})
+    replaced = upload(
+        client,
+        "PUT",
+        f"/v1/units/{unit}/documents/{document_id}",
+        "quy-1-sua-doi.md",
+        NEW.encode(),
+        ADMIN,
+        {"title": "Quý I (sửa đổi)", "date": "2024-04"},
+    )
     body = expect(replaced, 200).json()
     assert body["document_id"] == document_id
     assert body["passages"] > old_passages
@@ -250,8 +322,11 @@ def test_replace_keeps_the_id_and_swaps_the_answer(client: httpx.Client) -> None
 
 def test_delete_removes_the_document_from_the_answers(client: httpx.Client) -> None:
     unit = create_unit(client, ADMIN, "cuc-tan-so-xoa", "Cục Tần số")
-    kept = client.post(f"/v1/units/{unit}/documents", headers=ADMIN, json={
-        "title": "Hội thao", "text": "Hội thao ngành năm 2024 có 1.875 vận động viên tham dự tại Đà Nẵng."})
+    kept = client.post(
+        f"/v1/units/{unit}/documents",
+        headers=ADMIN,
+        json={"title": "Hội thao", "text": "Hội thao ngành năm 2024 có 1.875 vận động viên tham dự tại Đà Nẵng."},
+    )
     assert kept.status_code == 201, kept.text
     gone = upload(client, "POST", f"/v1/units/{unit}/documents", "quy-1.txt", OLD.encode(), ADMIN)
     expect(gone, 201)

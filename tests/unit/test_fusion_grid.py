@@ -51,7 +51,12 @@ def test_grid_recall_agrees_with_the_assistants_own_retrieval(assistant: Assista
     s = assistant.settings
     points = fusion_grid(assistant, QUESTIONS, [s.rrf_k, 10], [s.lexical_weight, 0.0, 5.0])
     assert [(p.rrf_k, p.lexical_weight) for p in points] == [
-        (s.rrf_k, s.lexical_weight), (s.rrf_k, 0.0), (s.rrf_k, 5.0), (10, s.lexical_weight), (10, 0.0), (10, 5.0)
+        (s.rrf_k, s.lexical_weight),
+        (s.rrf_k, 0.0),
+        (s.rrf_k, 5.0),
+        (10, s.lexical_weight),
+        (10, 0.0),
+        (10, 5.0),
     ]
     assert {p.questions for p in points} == {5}
 

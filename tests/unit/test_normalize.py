@@ -89,7 +89,20 @@ _SYLLABLES = (
     "Bộ TT&TT Đà Nẵng TP. HCM 1.052 90% 15/9/2024 Hội nghị giao ban trợ Lãnh ddaioj 20223 OTP 3800-3900 MHz"
 ).split()
 _SEPARATORS = [
-    " ", "  ", "\t", "\n", "\n\n", "\r\n", "\u00a0", "\u2003", "\u200b", "\ufeff", "\u00ad", ", ", ". ", "? "
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\n\n",
+    "\r\n",
+    "\u00a0",
+    "\u2003",
+    "\u200b",
+    "\ufeff",
+    "\u00ad",
+    ", ",
+    ". ",
+    "? ",
 ]
 
 

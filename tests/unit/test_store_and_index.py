@@ -253,11 +253,23 @@ def test_reciprocal_rank_fusion_orders_by_summed_reciprocal_ranks() -> None:
 def test_reciprocal_rank_fusion_keeps_each_retrievers_score_and_rank() -> None:
     fused = {f.key: f for f in reciprocal_rank_fusion(_ranked([1, 2], [0.9, 0.5]), _ranked([2, 7], [9.0, 4.0]))}
     assert (fused[1].dense, fused[1].dense_rank, fused[1].lexical, fused[1].lexical_rank) == (
-        pytest.approx(0.9), 0, None, None)
+        pytest.approx(0.9),
+        0,
+        None,
+        None,
+    )
     assert (fused[2].dense, fused[2].dense_rank, fused[2].lexical, fused[2].lexical_rank) == (
-        pytest.approx(0.5), 1, pytest.approx(9.0), 0)
+        pytest.approx(0.5),
+        1,
+        pytest.approx(9.0),
+        0,
+    )
     assert (fused[7].dense, fused[7].dense_rank, fused[7].lexical, fused[7].lexical_rank) == (
-        None, None, pytest.approx(4.0), 1)
+        None,
+        None,
+        pytest.approx(4.0),
+        1,
+    )
 
 
 def test_reciprocal_rank_fusion_breaks_ties_by_key_and_handles_empty_lists() -> None:

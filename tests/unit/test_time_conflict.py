@@ -27,16 +27,25 @@ POST = "- Doanh thu dịch vụ bưu chính ước đạt 4.900 tỷ đồng, t�
         # The asked period heads the passage: the sentences below speak of it.
         ("Doanh thu bưu chính tháng 7/2023 đạt bao nhiêu?", POST, PASSAGE, 0.0),
         # Quarters, written as Roman or Arabic numerals.
-        ("Tỷ trọng kinh tế số/GDP trong Quý I/2023 ước đạt bao nhiêu?",
-         "- Tỷ trọng kinh tế số/GDP Quý 2 năm 2023 ước tính đạt 15,26%.",
-         "Kết quả Quý 2 năm 2023. - Tỷ trọng kinh tế số/GDP Quý 2 năm 2023 ước tính đạt 15,26%.", 1.0),
-        ("Tỷ trọng kinh tế số/GDP Quý II/2023 ước đạt bao nhiêu?",
-         "- Tỷ trọng kinh tế số/GDP Quý 2 năm 2023 ước tính đạt 15,26%.",
-         "- Tỷ trọng kinh tế số/GDP Quý 2 năm 2023 ước tính đạt 15,26%.", 0.0),
+        (
+            "Tỷ trọng kinh tế số/GDP trong Quý I/2023 ước đạt bao nhiêu?",
+            "- Tỷ trọng kinh tế số/GDP Quý 2 năm 2023 ước tính đạt 15,26%.",
+            "Kết quả Quý 2 năm 2023. - Tỷ trọng kinh tế số/GDP Quý 2 năm 2023 ước tính đạt 15,26%.",
+            1.0,
+        ),
+        (
+            "Tỷ trọng kinh tế số/GDP Quý II/2023 ước đạt bao nhiêu?",
+            "- Tỷ trọng kinh tế số/GDP Quý 2 năm 2023 ước tính đạt 15,26%.",
+            "- Tỷ trọng kinh tế số/GDP Quý 2 năm 2023 ước tính đạt 15,26%.",
+            0.0,
+        ),
         # Years alone.
-        ("Tổng số lao động ngành năm 2021 là bao nhiêu?",
-         "- Tổng số lao động tính đến tháng 06/2024 ước khoảng 1.530.719 lao động.",
-         "- Tổng số lao động tính đến tháng 06/2024 ước khoảng 1.530.719 lao động.", 1.0),
+        (
+            "Tổng số lao động ngành năm 2021 là bao nhiêu?",
+            "- Tổng số lao động tính đến tháng 06/2024 ước khoảng 1.530.719 lao động.",
+            "- Tổng số lao động tính đến tháng 06/2024 ước khoảng 1.530.719 lao động.",
+            1.0,
+        ),
         # No period in the question, or none in the answer: nothing to contradict.
         ("Tấn công mạng là bao nhiêu cuộc?", ATTACKS, PASSAGE, 0.0),
         ("Năm 2021 Bộ yêu cầu gì về báo cáo?", "Không nhận báo cáo giấy.", "Không nhận báo cáo giấy.", 0.0),
