@@ -286,7 +286,8 @@ def markdown(results: Mapping[str, Any]) -> str:
         if http.get("breakdown"):
             lines += [
                 "Where one request's time goes at 1 client: the core's stages timed in-process (same thread "
-                "settings); `http_and_framework` = client latency − the route's own timing of Assistant.ask "
+                "settings, questions drawn from the same polite variants); `http_and_framework` = client "
+                "latency − the route's own timing of Assistant.ask "
                 "on the same requests; `unattributed` = that timing − the stages:",
                 "",
             ]
