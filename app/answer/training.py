@@ -50,11 +50,22 @@ def collect(
 
 
 def _fit(x: np.ndarray, y: np.ndarray) -> LinearModel:
+    """Logistic regression on standardised features, folded back into weights on the raw features.
+
+    Standardising first lets the regularisation treat a logit-valued feature and a 0/1 one
+    alike (cross-validated inside the tuning part: docs/quality.md); folding keeps the
+    model a plain weighted sum at question time.
+    """
     from sklearn.linear_model import LogisticRegression
 
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
     model = LogisticRegression(C=1.0, max_iter=5000)
-    model.fit(x, y)
-    return LinearModel(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]))
+    model.fit((x - mean) / scale, y)
+    weights = model.coef_[0] / scale
+    bias = float(model.intercept_[0]) - float(weights @ mean)
+    return LinearModel(tuple(float(w) for w in weights), bias)
 
 
 def decide(examples: Sequence[Example], model: AnswerModel, max_chars: int = 400) -> list[Decision]:
