@@ -304,6 +304,7 @@ def _print_summary(summary: Any, target: float, run_id: int) -> None:
         bold=True,
         fg="green" if summary.meets(target) else "red",
     )
+    click.echo(f"  with the fact in the first citation too {summary.cited_answer_rate:.1%}")
     click.echo(f"false-answer rate  {summary.false_answer_rate:7.1%}")
     click.echo(f"recall@1           {summary.recall_at_1:7.1%}")
     click.echo(f"recall@5           {summary.recall_at_5:7.1%}")

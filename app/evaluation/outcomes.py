@@ -68,6 +68,8 @@ class Summary:
     unanswerable: int
     outcomes: dict[str, int]
     answer_rate: float  # correct answers / answerable questions
+    # correct answers whose first citation also holds an expected answer / answerable questions
+    cited_answer_rate: float
     false_answer_rate: float  # answered / unanswerable questions
     recall_at_1: float
     recall_at_5: float
@@ -117,6 +119,9 @@ def summarise(records: Sequence[Record]) -> Summary:
         unanswerable=unanswerable,
         outcomes={o.value: counts.get(o, 0) for o in Outcome},
         answer_rate=_share(counts[Outcome.CORRECT], len(answerable)),
+        cited_answer_rate=_share(
+            sum(1 for r in answerable if r.outcome is Outcome.CORRECT and r.answer_rank == 1), len(answerable)
+        ),
         false_answer_rate=_share(counts[Outcome.FALSE_ANSWER], unanswerable),
         recall_at_1=_share(sum(1 for k in ranks if k == 1), len(answerable)),
         recall_at_5=_share(sum(1 for k in ranks if k is not None and k <= 5), len(answerable)),

@@ -104,6 +104,10 @@ def write_report(runs: list[Run], out_dir: Path, target: float = 0.9) -> Path:
         if m["outcome"] in _MISSES
     )
     status = "meets" if s["answer_rate"] >= target else "is below"
+    # Runs stored before this figure existed do not have it.
+    cited = ""
+    if "cited_answer_rate" in s:
+        cited = f" ({s['cited_answer_rate']:.1%} with the fact in the first citation too)"
     page = f"""<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><title>troly: evaluation report</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}}
@@ -112,7 +116,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:14px}}
 .big{{font-size:1.4rem}}</style></head><body>
 <h1>troly: evaluation report</h1>
 <p class="big">Latest run {latest.id} ({e(latest.created_at)}) on <code>{e(latest.questions)}</code>:
-answer rate <b>{s["answer_rate"]:.1%}</b>, which {status} the {target:.0%} target;
+answer rate <b>{s["answer_rate"]:.1%}</b>, which {status} the {target:.0%} target{cited};
 false-answer rate {s["false_answer_rate"]:.1%} on {s["unanswerable"]} unanswerable questions.</p>
 <h2>Outcomes (SQuAD 2.0)</h2><table><tr><th>outcome</th><th>count</th></tr>{outcomes}</table>
 <p>Recall@1 {s["recall_at_1"]:.1%}, recall@5 {s["recall_at_5"]:.1%}, MRR {s["mrr"]:.3f};

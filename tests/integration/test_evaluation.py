@@ -195,6 +195,13 @@ def test_printed_outcomes_match_a_recount_of_the_stored_run(runs: dict[str, Eval
         "unanswerable": len(run.records) - answerable,
     }
     assert run.summary["answer_rate"] == pytest.approx(recount["correct answer"] / answerable)
+    cited = sum(
+        1
+        for r in run.records
+        if _expected_outcome(r["answers"], r["answer"]) == "correct answer"
+        and any(a in (r["cited"] or "") for a in r["answers"])
+    )
+    assert run.summary["cited_answer_rate"] == pytest.approx(cited / answerable)
     unanswerable = len(run.records) - answerable
     if unanswerable:
         assert run.summary["false_answer_rate"] == pytest.approx(recount["false answer"] / unanswerable)

@@ -93,6 +93,8 @@ def test_summarise_figures() -> None:
         "false answer": 1,
     }
     assert summary.answer_rate == pytest.approx(2 / 4)
+    # a4 is answered correctly, but its first citation does not hold the answer.
+    assert summary.cited_answer_rate == pytest.approx(1 / 4)
     assert summary.false_answer_rate == pytest.approx(1 / 3)
     assert summary.recall_at_1 == pytest.approx(1 / 4)
     assert summary.recall_at_5 == pytest.approx(3 / 4)
