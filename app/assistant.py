@@ -208,15 +208,6 @@ class Assistant:
             done = [rest] if len(rest) else []
             start = end
 
-    def _embed(self, texts: Sequence[str], progress: Progress | None) -> np.ndarray:
-        batch = self.settings.embed_batch_size
-        parts = []
-        for i in range(0, len(texts), batch):
-            parts.append(self.embedder.embed_passages(texts[i : i + batch]))
-            if progress:
-                progress(len(texts[i : i + batch]))
-        return np.vstack(parts) if parts else np.zeros((0, self.embedder.dim), dtype=np.float32)
-
     def _store(self, unit_id: str, item: PreparedDocument, vectors: np.ndarray) -> tuple[Document, list[int]]:
         """Writes one document (one transaction); no keys when the same content got there first."""
         with self._write_lock:
@@ -237,7 +228,7 @@ class Assistant:
         clash = self.store.find_document(unit_id, item.document.content_hash)
         if clash is not None and clash.id != document_id:
             raise Conflict(f"document {clash.id!r} of unit {unit_id!r} already has this content")
-        vectors = self._embed(item.embed_texts, None)
+        vectors = next(self._embed_documents([item], None))
         with self._write_lock:
             old, new = self.store.replace_document(item.document, item.passages, item.tokens, vectors)
             self._index(unit_id).replace(

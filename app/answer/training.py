@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.answer.evidence import evidence_features, sigmoid
+from app.answer.evidence import EVIDENCE_FEATURES, evidence_features, sigmoid
 from app.answer.extract import choose
 from app.answer.model import AnswerModel, LinearModel
 from app.assistant import Assistant, Evidence
@@ -110,7 +110,7 @@ def fit(
     sentence = _fit(np.array(rows), np.array(labels))
     draft = AnswerModel(
         sentence=sentence,
-        confidence=LinearModel((0.0,) * len(next(iter(_features(examples, sentence, second_sentence_gap)))), 0.0),
+        confidence=LinearModel((0.0,) * len(EVIDENCE_FEATURES), 0.0),
         threshold=0.5,
         trained_on=trained_on,
         second_sentence_gap=second_sentence_gap,
@@ -119,14 +119,3 @@ def fit(
     confidence = _fit(np.array([d.features for d in decisions]), np.array([d.correct for d in decisions]))
     model = replace(draft, confidence=confidence)
     return replace(model, threshold=best_threshold(decide(examples, model), false_answer_cost))
-
-
-def _features(examples: Sequence[Example], sentence: LinearModel, gap: float) -> list[tuple[float, ...]]:
-    for ex in examples:
-        cands = ex.evidence.candidates
-        if cands:
-            scores = [sentence(c.features) for c in cands]
-            best, sentences = choose(cands, scores, gap, 400)
-            profile, hits, idf = ex.evidence.profile, ex.evidence.hits, ex.evidence.idf
-            return [evidence_features(profile, hits, cands, scores, best, idf, sentences)]
-    raise ValueError("no example has candidate sentences")
