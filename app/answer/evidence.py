@@ -165,11 +165,10 @@ def evidence_features(
     scores: Sequence[float],
     best: int,
     idf: Idf,
-    answer: Sequence[Candidate] = (),
+    answer: Sequence[Candidate],
 ) -> tuple[float, ...]:
-    """``answer``: the sentences the answer is made of (default: the best candidate alone)."""
+    """``answer``: the sentences the answer is made of (the best candidate, perhaps with the runner-up)."""
     chosen = candidates[best]
-    answer = answer or (chosen,)
     hit = hits[chosen.hit]
     window = " ".join(c.text for c in candidates if c.hit == chosen.hit and abs(c.start - chosen.start) <= 400)
     evidence = f"{hit.title}\n{hit.date or ''}\n{hit.passage.text}"
