@@ -42,6 +42,13 @@ class Evidence:
     hits: list[PassageHit]
     candidates: list[Candidate]
     idf: Callable[[str], float]
+    documents: dict[str, str]  # the text of each hit's document, by document id
+
+
+def document_text(store: DocumentStore, hit: PassageHit) -> str:
+    """The whole text of the document a hit comes from; the passage alone if it was deleted meanwhile."""
+    document = store.get_document(hit.passage.unit, hit.passage.document_id)
+    return document.text if document is not None else hit.passage.text
 
 
 @dataclass(frozen=True)
@@ -304,7 +311,8 @@ class Assistant:
         units = [unit] if unit is not None else list(self._indexes)
         idf = self._idf(units)
         asked = profile(question)
-        return Evidence(asked, hits, self._extractor.candidates(asked, hits, idf), idf)
+        documents = {h.passage.document_id: document_text(self.store, h) for h in hits}
+        return Evidence(asked, hits, self._extractor.candidates(asked, hits, idf), idf, documents)
 
     def ask(self, question: str, unit: str | None = None, top_k: int = 5) -> Answer:
         question = normalize(question)
@@ -318,7 +326,12 @@ class Assistant:
         hits = self.retrieve(question, unit, max(top_k, self.settings.answer_passages))
         retrieved = time.perf_counter()
         units = [unit] if unit is not None else list(self._indexes)
-        extraction = self._extractor.extract(profile(question), hits[: self.settings.answer_passages], self._idf(units))
+        extraction = self._extractor.extract(
+            profile(question),
+            hits[: self.settings.answer_passages],
+            self._idf(units),
+            lambda hit: document_text(self.store, hit),
+        )
         done = time.perf_counter()
 
         answer_text: str | None = None

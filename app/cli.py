@@ -277,9 +277,14 @@ def eval_run(
         sys.exit(1)
 
 
-def _fresh_assistant(settings: Settings, corpus: Path, scratch: Path, threshold: float | None) -> Any:
+def _fresh_assistant(
+    settings: Settings, corpus: Path, scratch: Path, threshold: float | None, untrained: bool = False
+) -> Any:
+    """``untrained``: for commands that only retrieve or collect features, so that they run even
+    when the shipped answer model no longer matches the features (after changing them)."""
     from tqdm import tqdm
 
+    from app.answer.model import AnswerModel
     from app.evaluation.corpus import load_corpus
     from app.evaluation.targets import InProcess
     from app.wiring import open_assistant
@@ -287,7 +292,8 @@ def _fresh_assistant(settings: Settings, corpus: Path, scratch: Path, threshold:
     overrides: dict[str, Any] = {"data_dir": scratch}
     if threshold is not None:
         overrides["abstain_threshold"] = threshold
-    assistant = open_assistant(settings.model_copy(update=overrides))
+    model = AnswerModel.untrained() if untrained else None
+    assistant = open_assistant(settings.model_copy(update=overrides), model)
     with tqdm(desc="indexing corpus", unit="passage", disable=None) as bar:
         load_corpus(assistant, corpus, progress=bar.update)
     return InProcess(assistant)
@@ -354,6 +360,14 @@ def eval_report(ctx: click.Context, out: Path, target: float) -> None:
     metavar="QUESTIONS=CORPUS",
     help="Another question set and its corpus to fit on as well (repeatable).",
 )
+@click.option(
+    "--keep-answer-rate",
+    "floors",
+    multiple=True,
+    metavar="QUESTIONS=RATE",
+    help="Choose the threshold among those that keep this tuning set's answer rate at RATE or above "
+    "(repeatable), e.g. eval/questions/seed.jsonl=0.92.",
+)
 @click.pass_context
 def tune(
     ctx: click.Context,
@@ -364,6 +378,7 @@ def tune(
     gap: float,
     false_answer_cost: float,
     more: tuple[str, ...],
+    floors: tuple[str, ...],
 ) -> None:
     """Fit the sentence ranker, the confidence and the abstention threshold on dev questions."""
     import tempfile
@@ -382,16 +397,34 @@ def tune(
         if not sep or not Path(q).is_file() or not Path(c).exists():
             raise click.BadParameter(f"{pair!r} is not QUESTIONS=CORPUS with both paths existing", param_hint="--also")
         sets.append((Path(q), Path(c)))
+    rates: dict[Path, float] = {}
+    for floor in floors:
+        q, sep, rate = floor.partition("=")
+        known = {s.resolve() for s, _ in sets}
+        try:
+            value = float(rate)
+        except ValueError:
+            value = -1.0
+        if not sep or Path(q).resolve() not in known or not 0.0 <= value <= 1.0:
+            raise click.BadParameter(
+                f"{floor!r} is not QUESTIONS=RATE with QUESTIONS one of the tuning sets and RATE in [0, 1]",
+                param_hint="--keep-answer-rate",
+            )
+        rates[Path(q).resolve()] = value
     examples = []
+    kept = []
     with _fail_cleanly():
         for set_questions, set_corpus in sets:
             with tempfile.TemporaryDirectory(prefix="troly-tune-") as scratch:
                 asked = select_part(load_questions(set_questions), part)
-                assistant = _fresh_assistant(settings, set_corpus, Path(scratch), None).assistant
+                assistant = _fresh_assistant(settings, set_corpus, Path(scratch), None, untrained=True).assistant
                 with tqdm(total=len(asked), desc=f"evidence {set_questions.name}", unit="q", disable=None) as bar:
-                    examples.extend(training.collect(assistant, asked, progress=bar.update))
+                    collected = training.collect(assistant, asked, progress=bar.update)
+            examples.extend(collected)
+            if set_questions.resolve() in rates:
+                kept.append((collected, rates[set_questions.resolve()]))
         label = " + ".join(q.name for q, _ in sets) + (f", part {part}" if part else "")
-        model = training.fit(examples, label, second_sentence_gap=gap, false_answer_cost=false_answer_cost)
+        model = training.fit(examples, label, second_sentence_gap=gap, false_answer_cost=false_answer_cost, floors=kept)
     target = out or DEFAULT_MODEL_PATH
     model.save(target)
     click.echo(f"fitted on {len(examples)} questions; threshold {model.threshold:.3f}; wrote {target}")
@@ -429,7 +462,7 @@ def fusion_grid_command(
     settings = _settings(ctx)
     with _fail_cleanly(), tempfile.TemporaryDirectory(prefix="troly-grid-") as scratch:
         asked = select_part(load_questions(questions), part)
-        assistant = _fresh_assistant(settings, corpus, Path(scratch), None).assistant
+        assistant = _fresh_assistant(settings, corpus, Path(scratch), None, untrained=True).assistant
         with tqdm(total=len(asked), desc="retrieving", unit="q", disable=None) as bar:
             points = fusion_grid(assistant, asked, k_values, w_values, progress=bar.update)
     click.echo(

@@ -14,10 +14,11 @@ from app.settings import Settings
 from app.store import SqliteStore
 
 
-def open_assistant(settings: Settings) -> Assistant:
+def open_assistant(settings: Settings, model: AnswerModel | None = None) -> Assistant:
+    """``model``: the shipped answer model unless given (tuning passes an untrained one)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(settings.db_path)
-    return Assistant(store, create_embedder(settings), AnswerModel.load(), settings)
+    return Assistant(store, create_embedder(settings), model or AnswerModel.load(), settings)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,9 @@ EVIDENCE_FEATURES = (
     "missing_rare",  # the rarest question term the evidence lacks, as a share of the rarest term's idf
     "answer_numbers_found",  # share of the question's numbers and years in the answering sentence or next to it
     "time_conflict",  # the question names a period; the answer speaks of another and the passage never of it
-    "type_match",
+    "type_match",  # the answer holds what the question type asks for
+    "period_unnamed",  # the question names a period that the answer's document never names
+    "answer_missing_rare",  # the rarest question term the answer's sentences lack, as a share of the rarest idf
 )
 
 _DIGIT = re.compile(r"\d")
@@ -65,11 +67,20 @@ def _weighted_share(terms: frozenset[str], present: set[str], idf: Idf) -> float
     return sum(idf(t) for t in terms if t in present) / total
 
 
+# Numbers written as words ("giành được sáu giải"); not "một" (also "a") nor "năm" (also "year").
+_NUMERAL = re.compile(r"\b(?:hai|ba|bốn|sáu|bảy|tám|chín|mười|mươi|trăm|nghìn|ngàn|triệu|tỷ|nửa|chục|vài)\b")
+_ERA = re.compile(r"\b(?:thế kỷ|thập niên|thập kỷ|thế chiến|thời kỳ|triều đại)\b")
+
+
 def _type_match(profile: QuestionProfile, sentence: str, sentence_terms: set[str]) -> float:
     kind = profile.answer_type
     if kind in (AnswerType.NUMBER, AnswerType.TIME):
         numbers = set(re.findall(r"\d+(?:[.,/]\d+)*", sentence))
-        return 1.0 if numbers - set(profile.numbers) else 0.0
+        if numbers - set(profile.numbers):
+            return 1.0
+        words = _NUMERAL if kind is AnswerType.NUMBER else _ERA
+        asked = set(words.findall(profile.text.lower()))
+        return 1.0 if set(words.findall(sentence.lower())) - asked else 0.0
     if kind in (AnswerType.PERSON, AnswerType.PLACE):
         names = {m.group(0) for m in _CAPITALISED.finditer(sentence)}
         return 1.0 if names - set(profile.names) - {sentence.split()[0] if sentence.split() else ""} else 0.0
@@ -106,7 +117,10 @@ def sentence_candidates(profile: QuestionProfile, hits: Sequence[PassageHit], id
 
 
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
-_MONTH_YEAR = re.compile(r"(?<![\d/])(\d{1,2})/((?:19|20)\d{2})(?!\d)")
+# "6/2023" or "tháng 6 năm 2023"
+_MONTH_YEAR = re.compile(
+    r"(?<![\d/])(\d{1,2})/((?:19|20)\d{2})(?!\d)|\btháng\s+(\d{1,2})\s+năm\s+((?:19|20)\d{2})(?!\d)"
+)
 _QUARTER_YEAR = re.compile(r"\bquý\s+(iv|i{1,3}|[1-4])\s*(?:/|năm\s+)((?:19|20)\d{2})(?!\d)")
 _QUARTERS = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 # "tăng 2% so với tháng 6/2023": a period named only as the point of comparison.
@@ -124,7 +138,7 @@ def _periods(text: str) -> _Periods:
     lowered = text.lower()
     return _Periods(
         frozenset(_YEAR.findall(lowered)),
-        frozenset((int(m), y) for m, y in _MONTH_YEAR.findall(lowered)),
+        frozenset((int(m or m2), y or y2) for m, y, m2, y2 in _MONTH_YEAR.findall(lowered)),
         frozenset((_QUARTERS[q], y) for q, y in _QUARTER_YEAR.findall(lowered)),
     )
 
@@ -148,6 +162,26 @@ def _time_conflict(question: str, answer: str, context: str) -> float:
     return 1.0 if asked.years and said.years and not asked.years & said.years else 0.0
 
 
+def _period_unnamed(question: str, document: str) -> float:
+    """1 when the question names a period (its most precise one: month, else quarter, else year)
+    that the document, with its title and date, never names. A period named only as a point
+    of comparison ("so với cùng kỳ năm 2022") does not count, in the question or the document:
+    a report of 2024 compared with 2023 holds no 2023 figures."""
+    asked = _periods(_COMPARISON.sub(" ", question.lower()))
+    known = _periods(_COMPARISON.sub(" ", document.lower()))
+    if asked.months:
+        return 0.0 if asked.months <= known.months else 1.0
+    if asked.quarters:
+        return 0.0 if asked.quarters <= known.quarters else 1.0
+    return 0.0 if asked.years <= known.years else 1.0
+
+
+def _missing_rare(profile: QuestionProfile, present: set[str], idf: Idf) -> float:
+    rarest = max((idf(t) for t in profile.terms), default=0.0)
+    missing = [idf(t) for t in profile.terms if t not in present]
+    return max(missing, default=0.0) / rarest if rarest > 0 else 0.0
+
+
 def _found_share(items: Sequence[str], haystack: str, numeric: bool) -> float:
     if not items:
         return 1.0
@@ -166,8 +200,10 @@ def evidence_features(
     best: int,
     idf: Idf,
     answer: Sequence[Candidate],
+    document: str,
 ) -> tuple[float, ...]:
-    """``answer``: the sentences the answer is made of (the best candidate, perhaps with the runner-up)."""
+    """``answer``: the sentences the answer is made of (the best candidate, perhaps with the runner-up);
+    ``document``: the text of the document that holds the best candidate."""
     chosen = candidates[best]
     hit = hits[chosen.hit]
     window = " ".join(c.text for c in candidates if c.hit == chosen.hit and abs(c.start - chosen.start) <= 400)
@@ -176,8 +212,7 @@ def evidence_features(
     margin = scores[best] - max(others) if others else 5.0
     dense = [h.dense for h in hits if h.dense is not None]
     present = set(syllables(evidence))
-    missing = [idf(t) for t in profile.terms if t not in present]
-    rarest = max((idf(t) for t in profile.terms), default=0.0)
+    answer_text = " ".join(c.text for c in answer)
     return (
         scores[best],
         chosen.features[0],
@@ -188,10 +223,12 @@ def evidence_features(
         _found_share(profile.numbers, evidence, numeric=True),
         _found_share(profile.names, evidence, numeric=False),
         max(min(margin, 5.0), -5.0),
-        max(missing, default=0.0) / rarest if rarest > 0 else 0.0,
+        _missing_rare(profile, present, idf),
         _found_share(profile.numbers, window, numeric=True),
-        _time_conflict(profile.text, " ".join(c.text for c in answer), evidence),
-        chosen.features[SENTENCE_FEATURES.index("type_match")],
+        _time_conflict(profile.text, answer_text, evidence),
+        _type_match(profile, answer_text, set(syllables(answer_text))),
+        _period_unnamed(profile.text, f"{hit.title}\n{hit.date or ''}\n{document}"),
+        _missing_rare(profile, set(syllables(answer_text)), idf),
     )
 
 

@@ -7,7 +7,7 @@ the answer is both sentences, in reading order when they share a passage.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from app.answer.evidence import Candidate, Idf, evidence_features, sentence_candidates, sigmoid
@@ -59,14 +59,22 @@ class AnswerExtractor:
     def candidates(self, profile: QuestionProfile, hits: Sequence[PassageHit], idf: Idf) -> list[Candidate]:
         return sentence_candidates(profile, hits, idf)
 
-    def extract(self, profile: QuestionProfile, hits: Sequence[PassageHit], idf: Idf) -> Extraction | None:
+    def extract(
+        self,
+        profile: QuestionProfile,
+        hits: Sequence[PassageHit],
+        idf: Idf,
+        document_text: Callable[[PassageHit], str],
+    ) -> Extraction | None:
+        """``document_text``: the whole text of a hit's document, asked for the answering hit only."""
         candidates = sentence_candidates(profile, hits, idf)
         if not candidates:
             return None
         scores = [self._model.sentence(c.features) for c in candidates]
         best, sentences = choose(candidates, scores, self._model.second_sentence_gap, self._max_chars)
-        evidence = evidence_features(profile, hits, candidates, scores, best, idf, sentences)
         chosen = candidates[best]
+        document = document_text(hits[chosen.hit])
+        evidence = evidence_features(profile, hits, candidates, scores, best, idf, sentences, document)
         text = _clip(" ".join(c.text for c in sentences), self._max_chars)
         confidence = sigmoid(self._model.confidence(evidence))
         return Extraction(chosen.hit, chosen.start, chosen.end, text, confidence, evidence, sentences)

@@ -31,6 +31,17 @@ class AnswerModel:
     second_sentence_gap: float = 0.0
 
     @classmethod
+    def untrained(cls) -> AnswerModel:
+        """All weights zero: enough to collect the candidates and features that tuning fits on,
+        so that tuning never needs a model of the current feature set to exist."""
+        return cls(
+            sentence=LinearModel((0.0,) * len(SENTENCE_FEATURES), 0.0),
+            confidence=LinearModel((0.0,) * len(EVIDENCE_FEATURES), 0.0),
+            threshold=0.5,
+            trained_on="",
+        )
+
+    @classmethod
     def load(cls, path: Path = DEFAULT_MODEL_PATH) -> AnswerModel:
         raw = json.loads(path.read_text(encoding="utf-8"))
         sentence = raw["sentence"]

