@@ -213,7 +213,7 @@ class _DefaultGroup(click.Group):
 
 @main.group(cls=_DefaultGroup)
 def eval() -> None:
-    """Score answer coverage: `troly eval QUESTIONS [options]`, `troly eval report`."""
+    """Score answer coverage: `troly eval QUESTIONS [options]`, `troly eval report`, `troly eval trade-off`."""
 
 
 @eval.command("run")
@@ -334,6 +334,36 @@ def eval_report(ctx: click.Context, out: Path, target: float) -> None:
     if not runs:
         raise click.ClickException("no evaluation runs yet: run `troly eval QUESTIONS` first")
     click.echo(f"wrote {write_report(runs, out, target)}")
+
+
+@eval.command("trade-off")
+@click.option("--run", "run_id", type=int, help="A stored run's number [default: the latest].")
+@click.option(
+    "--at",
+    "thresholds",
+    multiple=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="A threshold to count at (repeatable) [default: 0, 0.1, ... 0.9 and the run's own].",
+)
+@click.pass_context
+def eval_trade_off(ctx: click.Context, run_id: int | None, thresholds: tuple[float, ...]) -> None:
+    """Answer rate and false-answer rate of a stored run had it abstained below each threshold."""
+    from app.evaluation.history import EvalHistory
+    from app.evaluation.outcomes import trade_off
+
+    runs = EvalHistory(_settings(ctx).eval_history_path).runs()
+    if not runs:
+        raise click.ClickException("no evaluation runs yet: run `troly eval QUESTIONS` first")
+    chosen = runs[-1] if run_id is None else next((r for r in runs if r.id == run_id), None)
+    if chosen is None:
+        raise click.ClickException(f"no run {run_id}: the stored runs are {runs[0].id} to {runs[-1].id}")
+    own = chosen.threshold
+    at = sorted(set(thresholds) if thresholds else {i / 10 for i in range(10)} | ({own} if own is not None else set()))
+    click.echo(f"run {chosen.id}: {chosen.questions}" + (f", part {p}" if (p := chosen.target.get("part")) else ""))
+    click.echo(f"{'threshold':>9}  {'answer rate':>11}  {'false-answer rate':>17}")
+    for point in trade_off(chosen.outcome_records(), at):
+        mark = "  (the run's)" if own is not None and point.threshold == own else ""
+        click.echo(f"{point.threshold:9.3f}  {point.answer_rate:11.1%}  {point.false_answer_rate:17.1%}{mark}")
 
 
 @main.command()

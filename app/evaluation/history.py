@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.evaluation.dataset import Question
 from app.evaluation.outcomes import Record, Summary
 
 _SCHEMA = """
@@ -35,6 +36,26 @@ class Run:
     target: dict[str, Any]  # embedder, index size, settings
     summary: dict[str, Any]
     records: list[dict[str, Any]]
+
+    @property
+    def threshold(self) -> float | None:
+        """The abstention threshold the run answered with, when the target reported it."""
+        value = self.target.get("settings", {}).get("abstain_threshold")
+        return float(value) if value is not None else None
+
+    def outcome_records(self) -> list[Record]:
+        return [record_from_row(row) for row in self.records]
+
+
+def record_from_row(row: dict[str, Any]) -> Record:
+    return Record(
+        Question(row["id"], row["question"], tuple(row["answers"])),
+        row["answer"],
+        float(row["confidence"]),
+        (row["cited"],) if row.get("cited") else (),
+        float(row.get("latency_ms", 0.0)),
+        row.get("draft"),
+    )
 
 
 def record_row(r: Record) -> dict[str, Any]:

@@ -5,23 +5,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from app.evaluation.dataset import Question
 from app.evaluation.history import Run
-from app.evaluation.outcomes import Outcome, Record, trade_off
-
-
-def _records(run: Run) -> list[Record]:
-    return [
-        Record(
-            Question(row["id"], row["question"], tuple(row["answers"])),
-            row["answer"],
-            float(row["confidence"]),
-            (row["cited"],) if row.get("cited") else (),
-            float(row.get("latency_ms", 0.0)),
-            row.get("draft"),
-        )
-        for row in run.records
-    ]
+from app.evaluation.outcomes import Outcome, trade_off
 
 
 def _plot_history(runs: list[Run], target: float, path: Path) -> None:
@@ -51,24 +36,25 @@ def _plot_trade_off(run: Run, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = trade_off(_records(run))
-    threshold = float(run.target.get("settings", {}).get("abstain_threshold", 0.5))
+    points = trade_off(run.outcome_records())
     fig, ax = plt.subplots(figsize=(6, 5))
     ax.plot([p.false_answer_rate for p in points], [p.answer_rate for p in points], marker=".")
-    current = min(points, key=lambda p: abs(p.threshold - threshold))
-    ax.scatter(
-        [current.false_answer_rate],
-        [current.answer_rate],
-        color="red",
-        zorder=3,
-        s=60,
-        label=f"threshold {threshold:.2f}",
-    )
+    # A run over HTTP may not say its threshold: then no dot rather than a guessed one.
+    if run.threshold is not None:
+        (current,) = trade_off(run.outcome_records(), [run.threshold])
+        ax.scatter(
+            [current.false_answer_rate],
+            [current.answer_rate],
+            color="red",
+            zorder=3,
+            s=60,
+            label=f"threshold {run.threshold:.3f}",
+        )
+        ax.legend(loc="lower right")
     ax.set_xlabel("false-answer rate (unanswerable questions answered)")
     ax.set_ylabel("answer rate (answerable questions answered correctly)")
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
-    ax.legend(loc="lower right")
     ax.set_title(f"Abstention trade-off, run {run.id}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

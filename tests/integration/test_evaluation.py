@@ -340,6 +340,42 @@ def test_the_report_has_the_plots_and_lists_the_misses(runs: dict[str, Evaluated
         assert html.escape(hit["question"]) not in table
 
 
+def _trade_off_rows(result: Result) -> dict[float, tuple[float, float, bool]]:
+    """threshold -> (answer rate, false-answer rate, marked as the run's own), as printed."""
+    rows = re.findall(r"^\s*([\d.]+)\s+([\d.]+)%\s+([\d.]+)%(  \(the run's\))?$", result.stdout, re.M)
+    return {float(t): (float(a) / 100, float(f) / 100, bool(mark)) for t, a, f, mark in rows}
+
+
+def test_trade_off_reproduces_each_run_at_its_own_threshold(runs: dict[str, Evaluated], workspace: Workspace) -> None:
+    for name in ("default", "abstain-all", "answer-all"):
+        run = runs[name].run
+        result = troly(workspace.data, "eval", "trade-off", "--run", str(run.id))
+        assert result.exit_code == 0, result.output
+        rows = _trade_off_rows(result)
+        assert set(rows) >= {i / 10 for i in range(10)}, result.stdout
+        own = [(a, f) for a, f, mark in rows.values() if mark]
+        assert len(own) == 1, result.stdout
+        assert own[0] == pytest.approx((run.summary["answer_rate"], run.summary["false_answer_rate"]), abs=5e-4), name
+
+
+def test_trade_off_counts_an_abstaining_runs_drafts(runs: dict[str, Evaluated], workspace: Workspace) -> None:
+    # The run that abstained on everything, counted at threshold 0, is the run that answered everything.
+    abstained, answered = runs["abstain-all"].run, runs["answer-all"].run
+    result = troly(workspace.data, "eval", "trade-off", "--run", str(abstained.id), "--at", "0")
+    rows = _trade_off_rows(result)
+    assert list(rows) == [0.0]
+    answer_rate, false_answer_rate, _ = rows[0.0]
+    assert (answer_rate, false_answer_rate) == pytest.approx(
+        (answered.summary["answer_rate"], answered.summary["false_answer_rate"]), abs=5e-4
+    )
+
+
+def test_trade_off_of_an_unknown_run_fails_cleanly(runs: dict[str, Evaluated], workspace: Workspace) -> None:
+    result = CliRunner().invoke(main, ["--data-dir", str(workspace.data), "eval", "trade-off", "--run", "999"])
+    assert result.exit_code == 1
+    assert "no run 999" in result.output and "Traceback" not in result.output
+
+
 def test_report_without_runs_fails_cleanly(workspace: Workspace) -> None:
     result = CliRunner().invoke(
         main,

@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 
 from app.evaluation.dataset import Question
-from app.evaluation.outcomes import Outcome, Record, classify, contains_answer, summarise
+from app.evaluation.outcomes import Outcome, Record, classify, contains_answer, summarise, trade_off
 
 ANSWERABLE = Question("q1", "Trợ lý ảo phải trả lời được bao nhiêu phần trăm câu hỏi?", ("90%",), "bo-tttt")
 UNANSWERABLE = Question("q2", "Giá vé máy bay từ Hà Nội đi Paris là bao nhiêu?", (), "bo-tttt")
@@ -118,3 +118,22 @@ def test_summarise_without_records_or_without_one_kind() -> None:
     only_answerable = summarise([Record(ANSWERABLE, "90%", 0.9, ("90%",), 1.0)])
     assert only_answerable.answer_rate == 1.0 and only_answerable.mrr == 1.0
     assert only_answerable.false_answer_rate == 0.0
+
+
+def test_trade_off_counts_the_drafts_as_if_abstaining_below_each_threshold() -> None:
+    q = Question
+    records = [
+        # abstained at the run's threshold, but the draft was right: answered at a lower one
+        Record(q("a1", "?", ("90%",)), None, 0.3, (), 1.0, draft="được 90% câu hỏi"),
+        Record(q("a2", "?", ("836",)), "836 cuộc", 0.8, (), 1.0, draft="836 cuộc"),
+        Record(q("a3", "?", ("88",)), "80 điểm cầu", 0.9, (), 1.0, draft="80 điểm cầu"),  # wrong at any threshold
+        Record(q("u1", "?", ()), None, 0.4, (), 1.0, draft="một câu trả lời"),
+        Record(q("u2", "?", ()), None, 0.0, (), 1.0, draft=None),  # nothing to answer with
+    ]
+    points = trade_off(records, [0.0, 0.3, 0.5, 0.85, 1.0])
+    assert [p.threshold for p in points] == [0.0, 0.3, 0.5, 0.85, 1.0]
+    assert [p.answer_rate for p in points] == pytest.approx([2 / 3, 2 / 3, 1 / 3, 0.0, 0.0])
+    assert [p.false_answer_rate for p in points] == pytest.approx([1 / 2, 1 / 2, 0.0, 0.0, 0.0])
+    # The default grid: 51 thresholds from 0 to 1.
+    grid = trade_off(records)
+    assert len(grid) == 51 and grid[0].threshold == 0.0 and grid[-1].threshold == 1.0
