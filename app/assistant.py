@@ -16,6 +16,7 @@ import numpy as np
 from app.answer.evidence import Candidate
 from app.answer.extract import AnswerExtractor
 from app.answer.model import AnswerModel
+from app.answer.periods import Periods, named_periods
 from app.answer.question import QuestionProfile, profile
 from app.domain import Answer, Citation, Document, DocumentInput, PassageHit, Unit, is_slug
 from app.embedding.base import Embedder
@@ -42,13 +43,38 @@ class Evidence:
     hits: list[PassageHit]
     candidates: list[Candidate]
     idf: Callable[[str], float]
-    documents: dict[str, str]  # the text of each hit's document, by document id
+    periods: dict[str, Periods]  # the periods each hit's document names, by passage id
 
 
-def document_text(store: DocumentStore, hit: PassageHit) -> str:
-    """The whole text of the document a hit comes from; the passage alone if it was deleted meanwhile."""
-    document = store.get_document(hit.passage.unit, hit.passage.document_id)
-    return document.text if document is not None else hit.passage.text
+class _DocumentGone(Exception):
+    """Deleted between retrieval and answering: never cached."""
+
+
+class DocumentPeriods:
+    """The periods the document of a hit names, with its title and date (``named_periods``).
+
+    Asked once per answered question, for the answering passage; reading and scanning a whole
+    document every time costs more than the rest of the answer (5 ms for a 40 kB report), so
+    each is kept. Keys hold the passage id, which derives from the document's content: a
+    replaced text never reads a stale entry.
+    """
+
+    def __init__(self, store: DocumentStore, size: int = 4096) -> None:
+        self._store = store
+        self._cached = functools.lru_cache(maxsize=size)(self._read)
+
+    def __call__(self, hit: PassageHit) -> Periods:
+        p = hit.passage
+        try:
+            return self._cached(p.unit, p.document_id, p.id, hit.title, hit.date)
+        except _DocumentGone:
+            return named_periods(f"{hit.title}\n{hit.date or ''}\n{p.text}")
+
+    def _read(self, unit: str, document_id: str, passage_id: str, title: str, date: str | None) -> Periods:
+        document = self._store.get_document(unit, document_id)
+        if document is None:
+            raise _DocumentGone(document_id)
+        return named_periods(f"{title}\n{date or ''}\n{document.text}")
 
 
 @dataclass(frozen=True)
@@ -67,6 +93,7 @@ class Assistant:
         self._write_lock = threading.Lock()
         # Civil servants ask the same questions again and again: their vectors are kept (read-only).
         self._query_vector = functools.lru_cache(maxsize=settings.query_cache_size)(self._embed_question)
+        self._document_periods = DocumentPeriods(store)
         self._check_embedder()
         self._indexes: dict[str, UnitIndex] = {unit.id: self._open_index(unit.id) for unit in store.list_units()}
 
@@ -311,8 +338,8 @@ class Assistant:
         units = [unit] if unit is not None else list(self._indexes)
         idf = self._idf(units)
         asked = profile(question)
-        documents = {h.passage.document_id: document_text(self.store, h) for h in hits}
-        return Evidence(asked, hits, self._extractor.candidates(asked, hits, idf), idf, documents)
+        periods = {h.passage.id: self._document_periods(h) for h in hits}
+        return Evidence(asked, hits, self._extractor.candidates(asked, hits, idf), idf, periods)
 
     def ask(self, question: str, unit: str | None = None, top_k: int = 5) -> Answer:
         question = normalize(question)
@@ -330,7 +357,7 @@ class Assistant:
             profile(question),
             hits[: self.settings.answer_passages],
             self._idf(units),
-            lambda hit: document_text(self.store, hit),
+            self._document_periods,
         )
         done = time.perf_counter()
 

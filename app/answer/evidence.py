@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from app.answer.periods import Periods, period_unnamed, time_conflict
 from app.answer.question import AnswerType, QuestionProfile, number_pattern
 from app.domain import PassageHit
 from app.text.sentences import sentence_spans
@@ -116,66 +117,6 @@ def sentence_candidates(profile: QuestionProfile, hits: Sequence[PassageHit], id
     return out
 
 
-_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
-# "6/2023" or "tháng 6 năm 2023"
-_MONTH_YEAR = re.compile(
-    r"(?<![\d/])(\d{1,2})/((?:19|20)\d{2})(?!\d)|\btháng\s+(\d{1,2})\s+năm\s+((?:19|20)\d{2})(?!\d)"
-)
-_QUARTER_YEAR = re.compile(r"\bquý\s+(iv|i{1,3}|[1-4])\s*(?:/|năm\s+)((?:19|20)\d{2})(?!\d)")
-_QUARTERS = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
-# "tăng 2% so với tháng 6/2023": a period named only as the point of comparison.
-_COMPARISON = re.compile(r"so với\s+(?:cùng kỳ\s+)?(?:năm|tháng|quý)?\s*[\w/]*\d{4}")
-
-
-@dataclass(frozen=True)
-class _Periods:
-    years: frozenset[str]
-    months: frozenset[tuple[int, str]]
-    quarters: frozenset[tuple[int, str]]
-
-
-def _periods(text: str) -> _Periods:
-    lowered = text.lower()
-    return _Periods(
-        frozenset(_YEAR.findall(lowered)),
-        frozenset((int(m or m2), y or y2) for m, y, m2, y2 in _MONTH_YEAR.findall(lowered)),
-        frozenset((_QUARTERS[q], y) for q, y in _QUARTER_YEAR.findall(lowered)),
-    )
-
-
-def _time_conflict(question: str, answer: str, context: str) -> float:
-    """1 when the question names a period (year, month, quarter) that its evidence never names while
-    the answer speaks of another one: a question about 6/2023 answered from the 7/2023 figure, or
-    about 2023 from a 2021 figure, is a false answer. ``context`` is the passage with its title and
-    date, where a period often appears once as a heading for the sentences below it."""
-    asked, known = _periods(question), _periods(context)
-    if (
-        (asked.months and asked.months <= known.months)
-        or (asked.quarters and asked.quarters <= known.quarters)
-        or (asked.years and not asked.months and not asked.quarters and asked.years <= known.years)
-    ):
-        return 0.0
-    said = _periods(_COMPARISON.sub(" ", answer.lower()))
-    for wanted, given in ((asked.months, said.months), (asked.quarters, said.quarters)):
-        if wanted and given and not wanted & given:
-            return 1.0
-    return 1.0 if asked.years and said.years and not asked.years & said.years else 0.0
-
-
-def _period_unnamed(question: str, document: str) -> float:
-    """1 when the question names a period (its most precise one: month, else quarter, else year)
-    that the document, with its title and date, never names. A period named only as a point
-    of comparison ("so với cùng kỳ năm 2022") does not count, in the question or the document:
-    a report of 2024 compared with 2023 holds no 2023 figures."""
-    asked = _periods(_COMPARISON.sub(" ", question.lower()))
-    known = _periods(_COMPARISON.sub(" ", document.lower()))
-    if asked.months:
-        return 0.0 if asked.months <= known.months else 1.0
-    if asked.quarters:
-        return 0.0 if asked.quarters <= known.quarters else 1.0
-    return 0.0 if asked.years <= known.years else 1.0
-
-
 def _missing_rare(profile: QuestionProfile, present: set[str], idf: Idf) -> float:
     rarest = max((idf(t) for t in profile.terms), default=0.0)
     missing = [idf(t) for t in profile.terms if t not in present]
@@ -200,10 +141,11 @@ def evidence_features(
     best: int,
     idf: Idf,
     answer: Sequence[Candidate],
-    document: str,
+    document: Periods,
 ) -> tuple[float, ...]:
     """``answer``: the sentences the answer is made of (the best candidate, perhaps with the runner-up);
-    ``document``: the text of the document that holds the best candidate."""
+    ``document``: the periods named by the document that holds the best candidate (``named_periods``
+    of its title, date and text)."""
     chosen = candidates[best]
     hit = hits[chosen.hit]
     window = " ".join(c.text for c in candidates if c.hit == chosen.hit and abs(c.start - chosen.start) <= 400)
@@ -225,9 +167,9 @@ def evidence_features(
         max(min(margin, 5.0), -5.0),
         _missing_rare(profile, present, idf),
         _found_share(profile.numbers, window, numeric=True),
-        _time_conflict(profile.text, answer_text, evidence),
+        time_conflict(profile.text, answer_text, evidence),
         _type_match(profile, answer_text, set(syllables(answer_text))),
-        _period_unnamed(profile.text, f"{hit.title}\n{hit.date or ''}\n{document}"),
+        period_unnamed(profile.text, document),
         _missing_rare(profile, set(syllables(answer_text)), idf),
     )
 

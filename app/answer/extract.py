@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from app.answer.evidence import Candidate, Idf, evidence_features, sentence_candidates, sigmoid
 from app.answer.model import AnswerModel
+from app.answer.periods import Periods
 from app.answer.question import QuestionProfile
 from app.domain import PassageHit
 
@@ -64,17 +65,19 @@ class AnswerExtractor:
         profile: QuestionProfile,
         hits: Sequence[PassageHit],
         idf: Idf,
-        document_text: Callable[[PassageHit], str],
+        document_periods: Callable[[PassageHit], Periods],
     ) -> Extraction | None:
-        """``document_text``: the whole text of a hit's document, asked for the answering hit only."""
+        """``document_periods``: what a hit's document names (``named_periods``), asked for the
+        answering hit only."""
         candidates = sentence_candidates(profile, hits, idf)
         if not candidates:
             return None
         scores = [self._model.sentence(c.features) for c in candidates]
         best, sentences = choose(candidates, scores, self._model.second_sentence_gap, self._max_chars)
         chosen = candidates[best]
-        document = document_text(hits[chosen.hit])
-        evidence = evidence_features(profile, hits, candidates, scores, best, idf, sentences, document)
+        evidence = evidence_features(
+            profile, hits, candidates, scores, best, idf, sentences, document_periods(hits[chosen.hit])
+        )
         text = _clip(" ".join(c.text for c in sentences), self._max_chars)
         confidence = sigmoid(self._model.confidence(evidence))
         return Extraction(chosen.hit, chosen.start, chosen.end, text, confidence, evidence, sentences)

@@ -79,7 +79,7 @@ def decide(examples: Sequence[Example], model: AnswerModel, max_chars: int = 400
         scores = [model.sentence(c.features) for c in cands]
         best, sentences = choose(cands, scores, model.second_sentence_gap, max_chars)
         hit = ex.evidence.hits[cands[best].hit]
-        document = ex.evidence.documents[hit.passage.document_id]
+        document = ex.evidence.periods[hit.passage.id]
         feats = evidence_features(
             ex.evidence.profile, ex.evidence.hits, cands, scores, best, ex.evidence.idf, sentences, document
         )

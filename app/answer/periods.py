@@ -1,0 +1,73 @@
+"""The periods a text names (years, month/years, quarter/years), and the two abstention signals
+built on them: a question about a period answered from another one, or from a document that
+never names it, is a false answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+# "6/2023" or "tháng 6 năm 2023"
+_MONTH_YEAR = re.compile(
+    r"(?<![\d/])(\d{1,2})/((?:19|20)\d{2})(?!\d)|\btháng\s+(\d{1,2})\s+năm\s+((?:19|20)\d{2})(?!\d)"
+)
+_QUARTER_YEAR = re.compile(r"\bquý\s+(iv|i{1,3}|[1-4])\s*(?:/|năm\s+)((?:19|20)\d{2})(?!\d)")
+_QUARTERS = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+# "tăng 2% so với tháng 6/2023": a period named only as the point of comparison.
+_COMPARISON = re.compile(r"so với\s+(?:cùng kỳ\s+)?(?:năm|tháng|quý)?\s*[\w/]*\d{4}")
+
+
+@dataclass(frozen=True)
+class Periods:
+    years: frozenset[str]
+    months: frozenset[tuple[int, str]]  # (month, year)
+    quarters: frozenset[tuple[int, str]]  # (quarter, year)
+
+
+def _periods(text: str) -> Periods:
+    lowered = text.lower()
+    return Periods(
+        frozenset(_YEAR.findall(lowered)),
+        frozenset((int(m or m2), y or y2) for m, y, m2, y2 in _MONTH_YEAR.findall(lowered)),
+        frozenset((_QUARTERS[q], y) for q, y in _QUARTER_YEAR.findall(lowered)),
+    )
+
+
+def named_periods(text: str) -> Periods:
+    """The periods a text reports on: those it names only as the point of comparison
+    ("so với cùng kỳ năm 2022") left out, since a report of 2024 compared with 2023 holds
+    no 2023 figures."""
+    return _periods(_COMPARISON.sub(" ", text.lower()))
+
+
+def time_conflict(question: str, answer: str, context: str) -> float:
+    """1 when the question names a period (year, month, quarter) that its evidence never names while
+    the answer speaks of another one: a question about 6/2023 answered from the 7/2023 figure, or
+    about 2023 from a 2021 figure, is a false answer. ``context`` is the passage with its title and
+    date, where a period often appears once as a heading for the sentences below it."""
+    asked, known = _periods(question), _periods(context)
+    if (
+        (asked.months and asked.months <= known.months)
+        or (asked.quarters and asked.quarters <= known.quarters)
+        or (asked.years and not asked.months and not asked.quarters and asked.years <= known.years)
+    ):
+        return 0.0
+    said = named_periods(answer)
+    for wanted, given in ((asked.months, said.months), (asked.quarters, said.quarters)):
+        if wanted and given and not wanted & given:
+            return 1.0
+    return 1.0 if asked.years and said.years and not asked.years & said.years else 0.0
+
+
+def period_unnamed(question: str, document: Periods) -> float:
+    """1 when the question names a period (its most precise one: month, else quarter, else year)
+    that the document never names. ``document``: ``named_periods`` of its title, date and text;
+    a comparison in the question ("giảm bao nhiêu so với năm 2022") asks about the other period."""
+    asked = named_periods(question)
+    if asked.months:
+        return 0.0 if asked.months <= document.months else 1.0
+    if asked.quarters:
+        return 0.0 if asked.quarters <= document.quarters else 1.0
+    return 0.0 if asked.years <= document.years else 1.0
