@@ -398,6 +398,19 @@ def eval_trade_off(ctx: click.Context, run_id: int | None, thresholds: tuple[flo
     help="Choose the threshold among those that keep this tuning set's answer rate at RATE or above "
     "(repeatable), e.g. eval/questions/seed.jsonl=0.92.",
 )
+@click.option(
+    "--without",
+    multiple=True,
+    metavar="FEATURE",
+    help="Leave this confidence feature out (repeatable): with --cross-validate, what it brings.",
+)
+@click.option(
+    "--cross-validate",
+    "folds",
+    type=click.IntRange(min=2),
+    help="Write no model: for each of K folds of the questions, fit on the others and score the "
+    "confidence on it; print the out-of-fold figures of each question set.",
+)
 @click.pass_context
 def tune(
     ctx: click.Context,
@@ -409,6 +422,8 @@ def tune(
     false_answer_cost: float,
     more: tuple[str, ...],
     floors: tuple[str, ...],
+    without: tuple[str, ...],
+    folds: int | None,
 ) -> None:
     """Fit the sentence ranker, the confidence and the abstention threshold on dev questions."""
     import tempfile
@@ -416,9 +431,10 @@ def tune(
     from tqdm import tqdm
 
     from app.answer import training
+    from app.answer.evidence import EVIDENCE_FEATURES
     from app.answer.model import DEFAULT_MODEL_PATH
     from app.evaluation.dataset import load_questions
-    from app.evaluation.split import select_part
+    from app.evaluation.split import fold_of, select_part
 
     settings = _settings(ctx)
     sets = [(questions, corpus)]
@@ -441,23 +457,55 @@ def tune(
                 param_hint="--keep-answer-rate",
             )
         rates[Path(q).resolve()] = value
-    examples = []
-    kept = []
+    for feature in without:
+        if feature not in EVIDENCE_FEATURES:
+            raise click.BadParameter(
+                f"{feature!r} is not a confidence feature: {', '.join(EVIDENCE_FEATURES)}", param_hint="--without"
+            )
+    collected: dict[Path, list[training.Example]] = {}
     with _fail_cleanly():
         for set_questions, set_corpus in sets:
             with tempfile.TemporaryDirectory(prefix="troly-tune-") as scratch:
                 asked = select_part(load_questions(set_questions), part)
                 assistant = _fresh_assistant(settings, set_corpus, Path(scratch), None, untrained=True).assistant
                 with tqdm(total=len(asked), desc=f"evidence {set_questions.name}", unit="q", disable=None) as bar:
-                    collected = training.collect(assistant, asked, progress=bar.update)
-            examples.extend(collected)
-            if set_questions.resolve() in rates:
-                kept.append((collected, rates[set_questions.resolve()]))
+                    collected[set_questions] = training.collect(assistant, asked, progress=bar.update)
+        fit_args: dict[str, Any] = {
+            "second_sentence_gap": gap,
+            "false_answer_cost": false_answer_cost,
+            "without": without,
+        }
+        if folds is not None:
+            held_out = training.cross_validate(
+                {str(q): exs for q, exs in collected.items()},
+                lambda ex: fold_of(ex.question, folds),
+                folds,
+                floors={str(q): rates[q.resolve()] for q in collected if q.resolve() in rates},
+                **fit_args,
+            )
+            _print_cross_validation(held_out, folds)
+            return
+        examples = [ex for exs in collected.values() for ex in exs]
+        kept = [(exs, rates[q.resolve()]) for q, exs in collected.items() if q.resolve() in rates]
         label = " + ".join(q.name for q, _ in sets) + (f", part {part}" if part else "")
-        model = training.fit(examples, label, second_sentence_gap=gap, false_answer_cost=false_answer_cost, floors=kept)
+        model = training.fit(examples, label, floors=kept, **fit_args)
     target = out or DEFAULT_MODEL_PATH
     model.save(target)
     click.echo(f"fitted on {len(examples)} questions; threshold {model.threshold:.3f}; wrote {target}")
+
+
+def _print_cross_validation(held_out: dict[str, Any], folds: int) -> None:
+    click.echo(f"out of fold, {folds} folds (each question decided by a model fitted without its fold)")
+    width = max(len(name) for name in held_out)
+    click.echo(
+        f"{'question set':<{width}}  {'questions':>9}  {'ROC AUC':>7}  {'log loss':>8}  "
+        f"{'answer rate':>11}  {'false-answer rate':>17}"
+    )
+    for name, h in held_out.items():
+        click.echo(
+            f"{name:<{width}}  {len(h.decisions):9d}  {h.auc:7.3f}  {h.log_loss:8.3f}  "
+            f"{h.answer_rate:11.1%}  {h.false_answer_rate:17.1%}"
+        )
 
 
 @main.command("fusion-grid")

@@ -8,7 +8,7 @@ cannot answer. The threshold then maximises correct answers minus false ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -17,6 +17,7 @@ from app.answer.evidence import EVIDENCE_FEATURES, evidence_features, sigmoid
 from app.answer.extract import choose
 from app.answer.model import AnswerModel, LinearModel
 from app.assistant import Assistant, Evidence
+from app.errors import InvalidInput
 from app.evaluation.dataset import Question
 from app.evaluation.outcomes import contains_answer
 
@@ -124,8 +125,13 @@ def fit(
     second_sentence_gap: float = 2.0,
     false_answer_cost: float = 1.0,
     floors: Sequence[tuple[Sequence[Example], float]] = (),
+    without: Sequence[str] = (),
 ) -> AnswerModel:
-    """``floors``: question sets (among ``examples``) whose answer rate the threshold must keep."""
+    """``floors``: question sets (among ``examples``) whose answer rate the threshold must keep;
+    ``without``: confidence features left out (their weight is 0), to measure what each one brings."""
+    unknown = set(without) - set(EVIDENCE_FEATURES)
+    if unknown:
+        raise InvalidInput(f"unknown confidence features: {', '.join(sorted(unknown))}")
     rows: list[tuple[float, ...]] = []
     labels: list[bool] = []
     for ex in examples:
@@ -133,7 +139,7 @@ def fit(
             rows.extend(c.features for c in ex.evidence.candidates)
             labels.extend(ex.labels)
     if not rows or all(labels):
-        raise ValueError("tuning needs answerable questions whose answers the retrieved passages hold")
+        raise InvalidInput("tuning needs answerable questions whose answers the retrieved passages hold")
     sentence = _fit(np.array(rows), np.array(labels))
     draft = AnswerModel(
         sentence=sentence,
@@ -143,7 +149,78 @@ def fit(
         second_sentence_gap=second_sentence_gap,
     )
     decisions = [d for d in decide(examples, draft) if d.features]
-    confidence = _fit(np.array([d.features for d in decisions]), np.array([d.correct for d in decisions]))
+    x = np.array([d.features for d in decisions])
+    # A constant column gets no weight from the standardised regression.
+    x[:, [EVIDENCE_FEATURES.index(f) for f in without]] = 0.0
+    confidence = _fit(x, np.array([d.correct for d in decisions]))
     model = replace(draft, confidence=confidence)
     kept = [(decide(subset, model), rate) for subset, rate in floors]
     return replace(model, threshold=best_threshold(decide(examples, model), false_answer_cost, kept))
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """One question set's decisions, each under a model fitted without the question's fold."""
+
+    decisions: list[Decision]
+    thresholds: list[float]  # the threshold of the model each decision was made under
+
+    @property
+    def auc(self) -> float:
+        """ROC AUC of the confidence, correct answers against everything else (nan with one class)."""
+        from sklearn.metrics import roc_auc_score
+
+        labels = [d.correct for d in self.decisions]
+        if all(labels) or not any(labels):
+            return float("nan")
+        return float(roc_auc_score(labels, [d.confidence for d in self.decisions]))
+
+    @property
+    def log_loss(self) -> float:
+        from sklearn.metrics import log_loss
+
+        p = np.clip([d.confidence for d in self.decisions], 1e-6, 1 - 1e-6)
+        return float(log_loss([d.correct for d in self.decisions], p, labels=[False, True]))
+
+    def _answered(self) -> list[tuple[Decision, bool]]:
+        return [(d, d.confidence >= t) for d, t in zip(self.decisions, self.thresholds, strict=True)]
+
+    @property
+    def answer_rate(self) -> float:
+        answerable = [(d, a) for d, a in self._answered() if d.answerable]
+        return sum(1 for d, a in answerable if a and d.correct) / len(answerable) if answerable else 0.0
+
+    @property
+    def false_answer_rate(self) -> float:
+        unanswerable = [a for d, a in self._answered() if not d.answerable]
+        return sum(unanswerable) / len(unanswerable) if unanswerable else 0.0
+
+
+def cross_validate(
+    sets: Mapping[str, Sequence[Example]],
+    fold: Callable[[Example], int],
+    folds: int,
+    floors: Mapping[str, float] | None = None,
+    second_sentence_gap: float = 2.0,
+    false_answer_cost: float = 1.0,
+    without: Sequence[str] = (),
+) -> dict[str, HeldOut]:
+    """For each fold, fits on the others (all sets together, as ``troly tune`` does) and decides
+    that fold's questions; returns every set's out-of-fold decisions. ``floors``: answer rates
+    of sets the threshold must keep, on the training folds."""
+    decided: dict[str, list[tuple[Decision, float]]] = {name: [] for name in sets}
+    for k in range(folds):
+        train = {name: [ex for ex in exs if fold(ex) != k] for name, exs in sets.items()}
+        kept = [(train[name], rate) for name, rate in (floors or {}).items()]
+        model = fit(
+            [ex for exs in train.values() for ex in exs],
+            f"fold {k + 1}/{folds}",
+            second_sentence_gap=second_sentence_gap,
+            false_answer_cost=false_answer_cost,
+            floors=kept,
+            without=without,
+        )
+        for name, exs in sets.items():
+            held = [ex for ex in exs if fold(ex) == k]
+            decided[name].extend((d, model.threshold) for d in decide(held, model))
+    return {name: HeldOut([d for d, _ in pairs], [t for _, t in pairs]) for name, pairs in decided.items()}

@@ -25,3 +25,9 @@ def select_part(questions: Sequence[Question], spec: str | None) -> list[Questio
         return list(questions)
     k, n = parse_part(spec)
     return [q for q in questions if int(hashlib.sha256(q.id.encode()).hexdigest(), 16) % n == k - 1]
+
+
+def fold_of(question: Question, folds: int) -> int:
+    """The cross-validation fold (0 … folds - 1) of a question: a hash of its id salted apart from
+    the parts' hash, so that the folds split any part evenly."""
+    return int(hashlib.sha256(f"fold:{question.id}".encode()).hexdigest(), 16) % folds

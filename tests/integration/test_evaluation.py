@@ -433,6 +433,46 @@ def test_tune_with_a_floor_no_threshold_reaches_answers_everything(
     assert all(a is not None for a in answers.values()), answers
 
 
+def test_tune_without_a_feature_gives_it_no_weight(workspace: Workspace) -> None:
+    from app.answer.evidence import EVIDENCE_FEATURES
+
+    path = workspace.root / "model-without.json"
+    q = str(workspace.questions)
+    result = troly(
+        workspace.data, "tune", q, "--corpus", str(workspace.corpus), "--out", str(path), "--without", "margin"
+    )
+    assert result.exit_code == 0, result.output
+    weights = dict(zip(EVIDENCE_FEATURES, AnswerModel.load(path).confidence.weights, strict=True))
+    assert weights.pop("margin") == 0.0
+    assert any(w != 0.0 for w in weights.values())
+
+
+def test_tune_cross_validates_without_writing_a_model(workspace: Workspace) -> None:
+    out = workspace.root / "model-never.json"
+    q = str(workspace.questions)
+    result = troly(
+        workspace.data, "tune", q, "--corpus", str(workspace.corpus), "--out", str(out), "--cross-validate", "2"
+    )
+    assert result.exit_code == 0, result.output
+    assert "out of fold, 2 folds" in result.stdout
+    row = re.search(rf"^{re.escape(q)}\s+(\d+)\s+(\S+)\s+(\S+)\s+([\d.]+)%\s+([\d.]+)%$", result.stdout, re.M)
+    assert row, result.stdout
+    assert int(row[1]) == len(QUESTIONS)
+    # Rates over this set's 4 answerable and 2 unanswerable questions.
+    assert float(row[4]) in (0.0, 25.0, 50.0, 75.0, 100.0)
+    assert float(row[5]) in (0.0, 50.0, 100.0)
+    assert not out.exists()
+
+
+def test_tune_refuses_an_unknown_feature_and_writes_nothing(workspace: Workspace) -> None:
+    out = workspace.root / "never-written.json"
+    args = ["tune", str(workspace.questions), "--corpus", str(workspace.corpus), "--out", str(out)]
+    result = CliRunner().invoke(main, ["--data-dir", str(workspace.data), *args, "--without", "nonsense"])
+    assert result.exit_code == 2, result.output
+    assert "'nonsense' is not a confidence feature" in result.output and "period_unnamed" in result.output
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "floor",
     ["elsewhere.jsonl=0.9", "{questions}=1.5", "{questions}=most", "{questions}"],

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
+import pytest
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from app.answer.training import Decision, _fit, answer_rate, best_threshold
+from app.answer import training
+from app.answer.training import Decision, Example, HeldOut, _fit, answer_rate, best_threshold
+from app.errors import InvalidInput
+from app.evaluation.dataset import Question
 
 
 def test_the_fitted_weights_on_raw_features_equal_the_standardised_regression() -> None:
@@ -62,3 +70,70 @@ def test_a_floor_on_a_sets_answer_rate_moves_the_threshold_down_to_the_best_gain
 def test_an_unreachable_floor_gives_the_most_lenient_threshold() -> None:
     missed = _decisions([(0.7, False, True)])
     assert best_threshold(DEV, false_answer_cost=3.0, floors=[(missed, 0.5)]) == 0.2
+
+
+def test_held_out_figures_count_each_decision_at_its_own_models_threshold() -> None:
+    held = HeldOut(
+        _decisions(
+            [(0.9, True, True), (0.5, True, True), (0.4, False, True), (0.6, False, False), (0.2, False, False)]
+        ),
+        [0.8, 0.6, 0.3, 0.5, 0.5],
+    )
+    # 0.5 < 0.6: the second correct answer abstains under its own model.
+    assert held.answer_rate == pytest.approx(1 / 3)
+    assert held.false_answer_rate == pytest.approx(1 / 2)
+    assert held.auc == pytest.approx(roc_auc_score([1, 1, 0, 0, 0], [0.9, 0.5, 0.4, 0.6, 0.2]))
+    assert held.log_loss == pytest.approx(log_loss([1, 1, 0, 0, 0], [0.9, 0.5, 0.4, 0.6, 0.2]))
+    assert np.isnan(HeldOut(_decisions([(0.9, True, True)]), [0.5]).auc)  # one class: no AUC
+
+
+@dataclass(frozen=True)
+class _Model:
+    threshold: float
+    trained_on: frozenset[str]
+
+
+def test_cross_validation_decides_each_question_with_a_model_that_never_saw_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fitted: list[dict[str, Any]] = []
+
+    def fake_fit(examples: list[Any], trained_on: str, **kwargs: Any) -> _Model:
+        fitted.append({"ids": frozenset(e.question.id for e in examples), **kwargs})
+        return _Model(len(fitted) / 10, frozenset(e.question.id for e in examples))
+
+    def fake_decide(examples: list[Any], model: _Model) -> list[Decision]:
+        assert not {e.question.id for e in examples} & model.trained_on
+        return [Decision(0.5, e.question.answerable, e.question.answerable, ()) for e in examples]
+
+    monkeypatch.setattr(training, "fit", fake_fit)
+    monkeypatch.setattr(training, "decide", fake_decide)
+    seed = [_example(f"s{i}", answerable=i % 3 != 0) for i in range(9)]
+    xquad = [_example(f"x{i}", answerable=True) for i in range(6)]
+    held = training.cross_validate(
+        {"seed": seed, "xquad": xquad},
+        lambda ex: int(ex.question.id[1:]) % 3,
+        3,
+        floors={"seed": 0.9},
+        false_answer_cost=0.5,
+        without=("period_unnamed",),
+    )
+    assert len(fitted) == 3
+    # Each fit sees the other two folds of both sets, with the floor on its own share of seed.
+    for k, call in enumerate(fitted):
+        assert call["ids"] == {e.question.id for e in seed + xquad if int(e.question.id[1:]) % 3 != k}
+        ((floor_set, rate),) = call["floors"]
+        assert {e.question.id for e in floor_set} == {e.question.id for e in seed if int(e.question.id[1:]) % 3 != k}
+        assert rate == 0.9 and call["false_answer_cost"] == 0.5 and call["without"] == ("period_unnamed",)
+    assert len(held["seed"].decisions) == 9 and len(held["xquad"].decisions) == 6
+    assert sorted(held["seed"].thresholds) == [0.1] * 3 + [0.2] * 3 + [0.3] * 3
+
+
+def _example(question_id: str, answerable: bool) -> Example:
+    question = Question(question_id, "?", ("x",) if answerable else ())
+    return Example(question, None, ())  # type: ignore[arg-type]  # the fakes never read the evidence
+
+
+def test_fit_refuses_an_unknown_feature_to_leave_out() -> None:
+    with pytest.raises(InvalidInput, match="unknown confidence features: nonsense"):
+        training.fit([], "nothing", without=("nonsense",))
