@@ -28,6 +28,7 @@ SENTENCE_FEATURES = (
     "passage_rrf",  # the passage's fused retrieval score, scaled to the best one
     "passage_dense",  # cosine similarity of the question and the passage
     "passage_top",  # the passage ranked first
+    "proximity",  # how tightly the question's terms cluster in the sentence
 )
 
 EVIDENCE_FEATURES = (
@@ -88,6 +89,16 @@ def _type_match(profile: QuestionProfile, sentence: str, sentence_terms: set[str
     return 1.0 if sentence_terms - profile.terms else 0.0
 
 
+def _proximity(profile: QuestionProfile, sentence: Sequence[str]) -> float:
+    """Distinct question terms in the sentence over the length of the stretch they span: an
+    answer sentence tends to repeat the question's words close together, one that merely
+    shares them scatters them. 0 below two matched terms."""
+    at = [i for i, s in enumerate(sentence) if s in profile.terms]
+    if len(at) < 2:
+        return 0.0
+    return len({sentence[i] for i in at}) / (at[-1] - at[0] + 1)
+
+
 def sentence_candidates(profile: QuestionProfile, hits: Sequence[PassageHit], idf: Idf) -> list[Candidate]:
     if not hits:
         return []
@@ -96,8 +107,8 @@ def sentence_candidates(profile: QuestionProfile, hits: Sequence[PassageHit], id
     for index, hit in enumerate(hits):
         text = hit.passage.text
         spans = sentence_spans(text)
-        terms = [set(syllables(text[s:e])) for s, e in spans]
         sylls = [syllables(text[s:e]) for s, e in spans]
+        terms = [set(x) for x in sylls]
         for i, (s, e) in enumerate(spans):
             window = terms[i].union(*(terms[j] for j in (i - 1, i + 1) if 0 <= j < len(spans)))
             pairs = set(zip(sylls[i], sylls[i][1:], strict=False))
@@ -112,6 +123,7 @@ def sentence_candidates(profile: QuestionProfile, hits: Sequence[PassageHit], id
                 hit.score / best_rrf,
                 hit.dense if hit.dense is not None else 0.0,
                 1.0 if index == 0 else 0.0,
+                _proximity(profile, sylls[i]),
             )
             out.append(Candidate(hit=index, start=s, end=e, text=text[s:e], features=features))
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.answer.evidence import _type_match
+from app.answer.evidence import _proximity, _type_match
 from app.answer.periods import named_periods, period_unnamed
 from app.answer.question import AnswerType, profile
 from app.assistant import DocumentPeriods
@@ -123,3 +123,20 @@ def test_never_is_not_a_question_about_time() -> None:
     assert profile("Loài này không bao giờ sống ở đâu?").answer_type is AnswerType.PLACE
     assert profile("Nhà máy chưa bao giờ sản xuất loại xe nào?").answer_type is AnswerType.OTHER
     assert profile("Bao giờ nhà máy sản xuất loại xe này?").answer_type is AnswerType.TIME
+
+
+@pytest.mark.parametrize(
+    ("sentence", "proximity"),
+    [
+        # "tấn công mạng ... cuộc": 4 distinct terms over 6 syllables
+        ("Tấn công mạng là 836 cuộc.", 4 / 6),
+        # the same terms scattered over a longer sentence
+        ("Tấn công vào hệ thống của các nhà mạng lớn đã giảm, còn 836 cuộc.", 4 / 15),
+        ("Doanh thu bưu chính tăng mạnh.", 0.0),  # no question term
+        ("Mạng lưới bưu chính phủ khắp.", 0.0),  # one term only
+    ],
+)
+def test_proximity_is_the_density_of_the_questions_terms(sentence: str, proximity: float) -> None:
+    asked = profile(normalize("Tấn công mạng là bao nhiêu cuộc?"))
+    assert asked.terms == {"tấn", "công", "mạng", "cuộc"}
+    assert _proximity(asked, syllables(normalize(sentence))) == pytest.approx(proximity)
