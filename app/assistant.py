@@ -95,6 +95,14 @@ class Assistant:
         self._query_vector = functools.lru_cache(maxsize=settings.query_cache_size)(self._embed_question)
         self._document_periods = DocumentPeriods(store)
         self._check_embedder()
+        if model.embedder and model.embedder != embedder.name:
+            # Not an error: answers still come, but the weights expect another cosine scale.
+            log.warning(
+                "the answer model was fitted with embedder %s, this assistant embeds with %s: "
+                "refit it for this embedder with `troly tune` (docs/quality.md)",
+                model.embedder,
+                embedder.name,
+            )
         self._indexes: dict[str, UnitIndex] = {unit.id: self._open_index(unit.id) for unit in store.list_units()}
 
     # -- indexes: loaded from a snapshot when it holds exactly the stored passages, else rebuilt ---------

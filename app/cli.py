@@ -427,6 +427,7 @@ def tune(
 ) -> None:
     """Fit the sentence ranker, the confidence and the abstention threshold on dev questions."""
     import tempfile
+    from dataclasses import replace
 
     from tqdm import tqdm
 
@@ -470,6 +471,7 @@ def tune(
                 assistant = _fresh_assistant(settings, set_corpus, Path(scratch), None, untrained=True).assistant
                 with tqdm(total=len(asked), desc=f"evidence {set_questions.name}", unit="q", disable=None) as bar:
                     collected[set_questions] = training.collect(assistant, asked, progress=bar.update)
+                embedder = assistant.embedder.name
         fit_args: dict[str, Any] = {
             "second_sentence_gap": gap,
             "false_answer_cost": false_answer_cost,
@@ -488,7 +490,7 @@ def tune(
         examples = [ex for exs in collected.values() for ex in exs]
         kept = [(exs, rates[q.resolve()]) for q, exs in collected.items() if q.resolve() in rates]
         label = " + ".join(q.name for q, _ in sets) + (f", part {part}" if part else "")
-        model = training.fit(examples, label, floors=kept, **fit_args)
+        model = replace(training.fit(examples, label, floors=kept, **fit_args), embedder=embedder)
     target = out or DEFAULT_MODEL_PATH
     model.save(target)
     click.echo(f"fitted on {len(examples)} questions; threshold {model.threshold:.3f}; wrote {target}")

