@@ -38,12 +38,14 @@ def _clip(text: str, max_chars: int) -> str:
 def choose(
     candidates: Sequence[Candidate], scores: Sequence[float], gap: float, max_chars: int
 ) -> tuple[int, tuple[Candidate, ...]]:
-    """The best candidate's index, and the sentences that make the answer."""
+    """The best candidate's index, and the sentences that make the answer: the runner-up joins
+    it when close enough, never the best sentence again (passages overlap, documents repeat)."""
     order = sorted(range(len(candidates)), key=lambda i: -scores[i])
     best = candidates[order[0]]
-    if len(order) > 1:
-        second = candidates[order[1]]
-        close = scores[order[0]] - scores[order[1]] <= gap
+    runner_up = next((i for i in order[1:] if candidates[i].text != best.text), None)
+    if runner_up is not None:
+        second = candidates[runner_up]
+        close = scores[order[0]] - scores[runner_up] <= gap
         if close and len(best.text) + 1 + len(second.text) <= max_chars:
             pair = (best, second)
             if second.hit == best.hit and second.start < best.start:
