@@ -408,6 +408,7 @@ def eval_trade_off(ctx: click.Context, run_id: int | None, thresholds: tuple[flo
     "--cross-validate",
     "folds",
     type=click.IntRange(min=2),
+    metavar="K",
     help="Write no model: for each of K folds of the questions, fit on the others and score the "
     "confidence on it; print the out-of-fold figures of each question set.",
 )
