@@ -446,9 +446,9 @@ def tune(
             raise click.BadParameter(f"{pair!r} is not QUESTIONS=CORPUS with both paths existing", param_hint="--also")
         sets.append((Path(q), Path(c)))
     rates: dict[Path, float] = {}
+    known = {s.resolve() for s, _ in sets}
     for floor in floors:
         q, sep, rate = floor.partition("=")
-        known = {s.resolve() for s, _ in sets}
         try:
             value = float(rate)
         except ValueError:

@@ -167,6 +167,7 @@ def evidence_features(
     dense = [h.dense for h in hits if h.dense is not None]
     present = set(syllables(evidence))
     answer_text = " ".join(c.text for c in answer)
+    answer_terms = set(syllables(answer_text))
     return (
         scores[best],
         chosen.features[0],
@@ -180,9 +181,9 @@ def evidence_features(
         _missing_rare(profile, present, idf),
         _found_share(profile.numbers, window, numeric=True),
         time_conflict(profile.text, answer_text, evidence),
-        _type_match(profile, answer_text, set(syllables(answer_text))),
+        _type_match(profile, answer_text, answer_terms),
         period_unnamed(profile.text, document),
-        _missing_rare(profile, set(syllables(answer_text)), idf),
+        _missing_rare(profile, answer_terms, idf),
     )
 
 

@@ -36,12 +36,13 @@ def _plot_trade_off(run: Run, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = trade_off(run.outcome_records())
+    records = run.outcome_records()
+    points = trade_off(records)
     fig, ax = plt.subplots(figsize=(6, 5))
     ax.plot([p.false_answer_rate for p in points], [p.answer_rate for p in points], marker=".")
     # A run over HTTP may not say its threshold: then no dot rather than a guessed one.
     if run.threshold is not None:
-        (current,) = trade_off(run.outcome_records(), [run.threshold])
+        (current,) = trade_off(records, [run.threshold])
         ax.scatter(
             [current.false_answer_rate],
             [current.answer_rate],

@@ -398,6 +398,13 @@ def _answers_with(model_path: Path, workspace: Workspace, data_dir: Path) -> dic
     return {i: assistant.ask(q, UNIT).answer for i, q, _ in QUESTIONS}
 
 
+def _tune(workspace: Workspace, out: Path, *options: str) -> Result:
+    """``troly tune`` on the set's questions and corpus, writing to ``out``."""
+    return troly(
+        workspace.data, "tune", str(workspace.questions), "--corpus", str(workspace.corpus), "--out", str(out), *options
+    )
+
+
 @pytest.fixture(scope="module")
 def tuned(workspace: Workspace) -> dict[str, tuple[Result, Path]]:
     """The set tuned with a false answer costing 100 correct ones, under two answer-rate floors."""
@@ -405,8 +412,7 @@ def tuned(workspace: Workspace) -> dict[str, tuple[Result, Path]]:
     q = str(workspace.questions)
     for name, floor in {"reachable": f"{q}=0.75", "unreachable": f"{q}=1.0"}.items():
         path = workspace.root / f"model-{name}.json"
-        args = ["tune", q, "--corpus", str(workspace.corpus), "--out", str(path), "--false-answer-cost", "100"]
-        out[name] = (troly(workspace.data, *args, "--keep-answer-rate", floor), path)
+        out[name] = (_tune(workspace, path, "--false-answer-cost", "100", "--keep-answer-rate", floor), path)
     return out
 
 
@@ -437,10 +443,7 @@ def test_tune_without_a_feature_gives_it_no_weight(workspace: Workspace) -> None
     from app.answer.evidence import EVIDENCE_FEATURES
 
     path = workspace.root / "model-without.json"
-    q = str(workspace.questions)
-    result = troly(
-        workspace.data, "tune", q, "--corpus", str(workspace.corpus), "--out", str(path), "--without", "margin"
-    )
+    result = _tune(workspace, path, "--without", "margin")
     assert result.exit_code == 0, result.output
     weights = dict(zip(EVIDENCE_FEATURES, AnswerModel.load(path).confidence.weights, strict=True))
     assert weights.pop("margin") == 0.0
@@ -450,9 +453,7 @@ def test_tune_without_a_feature_gives_it_no_weight(workspace: Workspace) -> None
 def test_tune_cross_validates_without_writing_a_model(workspace: Workspace) -> None:
     out = workspace.root / "model-never.json"
     q = str(workspace.questions)
-    result = troly(
-        workspace.data, "tune", q, "--corpus", str(workspace.corpus), "--out", str(out), "--cross-validate", "2"
-    )
+    result = _tune(workspace, out, "--cross-validate", "2")
     assert result.exit_code == 0, result.output
     assert "out of fold, 2 folds" in result.stdout
     row = re.search(rf"^{re.escape(q)}\s+(\d+)\s+(\S+)\s+(\S+)\s+([\d.]+)%\s+([\d.]+)%$", result.stdout, re.M)
@@ -466,8 +467,7 @@ def test_tune_cross_validates_without_writing_a_model(workspace: Workspace) -> N
 
 def test_tune_refuses_an_unknown_feature_and_writes_nothing(workspace: Workspace) -> None:
     out = workspace.root / "never-written.json"
-    args = ["tune", str(workspace.questions), "--corpus", str(workspace.corpus), "--out", str(out)]
-    result = CliRunner().invoke(main, ["--data-dir", str(workspace.data), *args, "--without", "nonsense"])
+    result = _tune(workspace, out, "--without", "nonsense")
     assert result.exit_code == 2, result.output
     assert "'nonsense' is not a confidence feature" in result.output and "period_unnamed" in result.output
     assert not out.exists()
@@ -480,21 +480,7 @@ def test_tune_refuses_an_unknown_feature_and_writes_nothing(workspace: Workspace
 def test_tune_refuses_a_bad_floor_and_writes_nothing(workspace: Workspace, floor: str) -> None:
     out = workspace.root / "never-written.json"
     (workspace.root / "elsewhere.jsonl").write_text("", encoding="utf-8")
-    result = CliRunner().invoke(
-        main,
-        [
-            "--data-dir",
-            str(workspace.data),
-            "tune",
-            str(workspace.questions),
-            "--corpus",
-            str(workspace.corpus),
-            "--out",
-            str(out),
-            "--keep-answer-rate",
-            floor.format(questions=workspace.questions),
-        ],
-    )
+    result = _tune(workspace, out, "--keep-answer-rate", floor.format(questions=workspace.questions))
     assert result.exit_code == 2, result.output
     assert "--keep-answer-rate" in result.output and "one of the tuning sets" in result.output
     assert not out.exists()
