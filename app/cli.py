@@ -432,11 +432,11 @@ def tune(
 
     from tqdm import tqdm
 
-    from app.answer import training
     from app.answer.evidence import EVIDENCE_FEATURES
     from app.answer.model import DEFAULT_MODEL_PATH
     from app.evaluation.dataset import load_questions
     from app.evaluation.split import fold_of, select_part
+    from app.tuning import training
 
     settings = _settings(ctx)
     sets = [(questions, corpus)]

@@ -12,10 +12,10 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from app.answer import training
-from app.answer.training import Decision, Example, HeldOut, _fit, answer_rate, best_threshold
 from app.errors import InvalidInput
 from app.evaluation.dataset import Question
+from app.tuning import training
+from app.tuning.training import Decision, Example, HeldOut, _fit, answer_rate, best_threshold
 
 
 def test_the_fitted_weights_on_raw_features_equal_the_standardised_regression() -> None:

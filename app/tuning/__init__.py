@@ -1,0 +1,1 @@
+"""Fitting the answer model on questions with known answers: above the core, through its public interface."""
