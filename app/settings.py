@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     answer_max_chars: int = Field(default=400, ge=50, le=400)
     # Confidence below this abstains. Unset: the threshold calibrated with the answer model.
     abstain_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    # The answer model to load. Unset: the one `troly tune` wrote into the data directory if there
+    # is one (tuned_model_path), else the model shipped in the package.
+    answer_model: Path | None = None
 
     max_question_chars: int = Field(default=1000, ge=10)
     max_top_k: int = Field(default=50, ge=1)
@@ -52,3 +55,8 @@ class Settings(BaseSettings):
     @property
     def eval_history_path(self) -> Path:
         return self.data_dir / "eval_history.sqlite3"
+
+    @property
+    def tuned_model_path(self) -> Path:
+        """Where ``troly tune`` writes by default: the data directory, never the installed package."""
+        return self.data_dir / "answer_model.json"

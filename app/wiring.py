@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from app.access import AccessControl
 from app.activity import ActivityLog
-from app.answer.model import AnswerModel
+from app.answer.model import DEFAULT_MODEL_PATH, AnswerModel
 from app.assistant import Assistant
-from app.embedding import create_embedder
+from app.embedding import Embedder, create_embedder
 from app.evaluation.history import EvalHistory
 from app.settings import Settings
 from app.store import SqliteStore
 
 
-def open_assistant(settings: Settings, model: AnswerModel | None = None) -> Assistant:
-    """``model``: the shipped answer model unless given (tuning passes an untrained one)."""
+def answer_model_path(settings: Settings) -> Path:
+    """The answer model the settings name, else the one tuned into the data directory, else the shipped one."""
+    if settings.answer_model is not None:
+        return settings.answer_model
+    tuned = settings.tuned_model_path
+    return tuned if tuned.is_file() else DEFAULT_MODEL_PATH
+
+
+def open_assistant(settings: Settings, model: AnswerModel | None = None, embedder: Embedder | None = None) -> Assistant:
+    """``model``: the settings' answer model unless given (tuning passes an untrained one);
+    ``embedder``: one already loaded (the command line's tests share one), else the settings' own."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(settings.db_path)
-    return Assistant(store, create_embedder(settings), model or AnswerModel.load(), settings)
+    model = model or AnswerModel.load(answer_model_path(settings))
+    return Assistant(store, embedder or create_embedder(settings), model, settings)
 
 
 @dataclass(frozen=True)
