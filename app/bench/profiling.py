@@ -108,7 +108,7 @@ _WRAPPERS = (
     "uvicorn/_compat.py",
     "uvicorn/server.py",
     "anyio/_backends/",
-    "app/cli.py",
+    "app/cli/",
     "app/bench/server.py",
 )
 
