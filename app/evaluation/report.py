@@ -1,9 +1,14 @@
-"""An HTML report of the evaluation history, with PNG plots (matplotlib)."""
+"""An HTML report of the evaluation history, with PNG plots (matplotlib): templates/report.html over the
+dataclasses below, which read the stored runs' JSON once so that the template sees only typed fields."""
 
 from __future__ import annotations
 
-import html
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from app.evaluation.history import Run
 from app.evaluation.outcomes import Outcome, trade_off
@@ -65,56 +70,141 @@ def _plot_trade_off(run: Run, path: Path) -> None:
 _MISSES = {Outcome.WRONG.value, Outcome.FALSE_ABSTENTION.value, Outcome.FALSE_ANSWER.value}
 
 
+@dataclass(frozen=True)
+class LatestRun:
+    """The latest run's figures, for the report's headline and its outcome table."""
+
+    id: int
+    created_at: str
+    questions: str
+    answer_rate: float
+    cited_answer_rate: float | None  # runs stored before this figure existed do not have it
+    false_answer_rate: float
+    unanswerable: int
+    recall_at_1: float
+    recall_at_5: float
+    mrr: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    outcomes: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, run: Run) -> LatestRun:
+        s = run.summary
+        return cls(
+            id=run.id,
+            created_at=run.created_at,
+            questions=run.questions,
+            answer_rate=s["answer_rate"],
+            cited_answer_rate=s.get("cited_answer_rate"),
+            false_answer_rate=s["false_answer_rate"],
+            unanswerable=s["unanswerable"],
+            recall_at_1=s["recall_at_1"],
+            recall_at_5=s["recall_at_5"],
+            mrr=s["mrr"],
+            latency_p50_ms=s["latency_p50_ms"],
+            latency_p95_ms=s["latency_p95_ms"],
+            outcomes=tuple(s["outcomes"].items()),
+        )
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One row of the table of every run."""
+
+    id: int
+    created_at: str
+    questions: str  # the question file's name
+    answer_rate: float
+    false_answer_rate: float
+    recall_at_1: float
+    recall_at_5: float
+    latency_p50_ms: float
+    embedder: str
+
+    @classmethod
+    def of(cls, run: Run) -> RunRow:
+        s = run.summary
+        return cls(
+            id=run.id,
+            created_at=run.created_at,
+            questions=Path(run.questions).name,
+            answer_rate=s["answer_rate"],
+            false_answer_rate=s["false_answer_rate"],
+            recall_at_1=s["recall_at_1"],
+            recall_at_5=s["recall_at_5"],
+            latency_p50_ms=s["latency_p50_ms"],
+            embedder=str(run.target.get("embedder", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A question of the latest run answered wrongly, abstained on wrongly, or answered when it had no answer."""
+
+    outcome: str
+    question: str
+    expected: str
+    answered: str
+    confidence: float
+    cited: str
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> Miss:
+        return cls(
+            outcome=record["outcome"],
+            question=record["question"],
+            expected=" | ".join(record["answers"]) or "—",
+            answered=record["answer"] or "(abstained)",
+            confidence=record["confidence"],
+            cited=record["cited"] or "",
+        )
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    latest: LatestRun
+    target: float
+    runs: tuple[RunRow, ...]
+    misses: tuple[Miss, ...]
+
+    @property
+    def meets(self) -> bool:
+        return self.latest.answer_rate >= self.target
+
+    @classmethod
+    def of(cls, runs: list[Run], target: float) -> ReportPage:
+        latest = runs[-1]
+        return cls(
+            latest=LatestRun.of(latest),
+            target=target,
+            runs=tuple(RunRow.of(r) for r in runs),
+            misses=tuple(Miss.of(m) for m in latest.records if m["outcome"] in _MISSES),
+        )
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("app.evaluation", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=False,
+    )
+    env.filters["fmt"] = format  # {{ x | fmt(".1%") }}: Python's own format specs, as the figures elsewhere
+    return env
+
+
+def render(page: ReportPage) -> str:
+    return _environment().get_template("report.html").render(page=page)
+
+
 def write_report(runs: list[Run], out_dir: Path, target: float = 0.9) -> Path:
     """Writes ``index.html`` and its PNGs into ``out_dir``; returns the HTML path."""
     if not runs:
         raise ValueError("no evaluation runs yet: run `troly eval` first")
     out_dir.mkdir(parents=True, exist_ok=True)
-    latest = runs[-1]
     _plot_history(runs, target, out_dir / "answer_rate.png")
-    _plot_trade_off(latest, out_dir / "trade_off.png")
-    e = html.escape
-    s = latest.summary
-    rows = "".join(
-        f"<tr><td>{r.id}</td><td>{e(r.created_at)}</td><td>{e(Path(r.questions).name)}</td>"
-        f"<td>{r.summary['answer_rate']:.1%}</td><td>{r.summary['false_answer_rate']:.1%}</td>"
-        f"<td>{r.summary['recall_at_1']:.1%}</td><td>{r.summary['recall_at_5']:.1%}</td>"
-        f"<td>{r.summary['latency_p50_ms']:.0f}</td><td>{e(str(r.target.get('embedder', '')))}</td></tr>"
-        for r in runs
-    )
-    outcomes = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in s["outcomes"].items())
-    misses = "".join(
-        f"<tr><td>{e(m['outcome'])}</td><td>{e(m['question'])}</td><td>{e(' | '.join(m['answers']) or '—')}</td>"
-        f"<td>{e(m['answer'] or '(abstained)')}</td><td>{m['confidence']:.2f}</td>"
-        f"<td class=cited>{e(m['cited'] or '')}</td></tr>"
-        for m in latest.records
-        if m["outcome"] in _MISSES
-    )
-    status = "meets" if s["answer_rate"] >= target else "is below"
-    # Runs stored before this figure existed do not have it.
-    cited = ""
-    if "cited_answer_rate" in s:
-        cited = f" ({s['cited_answer_rate']:.1%} with the fact in the first citation too)"
-    page = f"""<!doctype html>
-<html lang="vi"><head><meta charset="utf-8"><title>troly: evaluation report</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}}
-table{{border-collapse:collapse;margin:1rem 0}}
-td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;font-size:14px}}td.cited{{max-width:420px;color:#444}}
-.big{{font-size:1.4rem}}</style></head><body>
-<h1>troly: evaluation report</h1>
-<p class="big">Latest run {latest.id} ({e(latest.created_at)}) on <code>{e(latest.questions)}</code>:
-answer rate <b>{s["answer_rate"]:.1%}</b>, which {status} the {target:.0%} target{cited};
-false-answer rate {s["false_answer_rate"]:.1%} on {s["unanswerable"]} unanswerable questions.</p>
-<h2>Outcomes (SQuAD 2.0)</h2><table><tr><th>outcome</th><th>count</th></tr>{outcomes}</table>
-<p>Recall@1 {s["recall_at_1"]:.1%}, recall@5 {s["recall_at_5"]:.1%}, MRR {s["mrr"]:.3f};
-latency p50 {s["latency_p50_ms"]:.0f} ms, p95 {s["latency_p95_ms"]:.0f} ms.</p>
-<h2>Answer rate per run</h2><img src="answer_rate.png" alt="answer rate per run against the target">
-<h2>Abstention trade-off</h2><img src="trade_off.png" alt="answer rate against false-answer rate">
-<h2>All runs</h2><table><tr><th>run</th><th>time</th><th>questions</th><th>answer rate</th><th>false answers</th>
-<th>R@1</th><th>R@5</th><th>p50 ms</th><th>embedder</th></tr>{rows}</table>
-<h2>Misses in run {latest.id}</h2><table><tr><th>outcome</th><th>question</th><th>expected</th><th>answered</th>
-<th>conf.</th><th>first cited passage</th></tr>{misses}</table>
-</body></html>"""
+    _plot_trade_off(runs[-1], out_dir / "trade_off.png")
     path = out_dir / "index.html"
-    path.write_text(page, encoding="utf-8")
+    path.write_text(render(ReportPage.of(runs, target)), encoding="utf-8")
     return path
