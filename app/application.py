@@ -1,4 +1,7 @@
-"""The FastAPI application factory. Models and indexes load once, in the lifespan."""
+"""The FastAPI application factory: the JSON API and the pages over one set of services.
+
+Models and indexes load once, in the lifespan.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import __version__, web
-from app.api import documents, errors
-from app.api.limits import BodySizeLimit
-from app.api.routes import ERROR_RESPONSES, router
+from app import __version__, api, web
 from app.assistant import Assistant
 from app.settings import Settings
+from app.wiring import open_services
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
@@ -21,8 +22,6 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from app.wiring import open_services
-
         services = open_services(settings, assistant)
         app.state.assistant = services.assistant
         app.state.services = services
@@ -37,9 +36,6 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         lifespan=lifespan,
     )
     app.state.settings = settings
-    errors.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
-    app.include_router(router)
-    app.include_router(documents.router, responses=ERROR_RESPONSES)
+    api.install(app, settings)
     web.install(app)  # the pages (/, /quan-tri, /dashboard) and /static
     return app

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # The answer model to load. Unset: the one `troly tune` wrote into the data directory if there
     # is one (tuned_model_path), else the model shipped in the package.
     answer_model: Path | None = None
+    # What finds the answer in the retrieved passages (app/answer/reader.py); wiring builds it.
+    reader: Literal["lexical"] = "lexical"
 
     max_question_chars: int = Field(default=1000, ge=10)
     max_top_k: int = Field(default=50, ge=1)

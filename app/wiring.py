@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from app.access import AccessControl
 from app.activity import ActivityLog
+from app.answer.extract import LexicalReader
 from app.answer.model import DEFAULT_MODEL_PATH, AnswerModel
+from app.answer.reader import Reader
 from app.assistant import Assistant
 from app.embedding import Embedder, create_embedder
+from app.errors import InvalidInput
 from app.evaluation.history import EvalHistory
+from app.evaluation.results import EvaluationResults
+from app.service.services import Services
 from app.settings import Settings
 from app.store import SqliteStore
 
@@ -29,17 +33,14 @@ def open_assistant(settings: Settings, model: AnswerModel | None = None, embedde
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(settings.db_path)
     model = model or AnswerModel.load(answer_model_path(settings))
-    return Assistant(store, embedder or create_embedder(settings), model, settings)
+    return Assistant(store, embedder or create_embedder(settings), model, settings, open_reader(settings, model))
 
 
-@dataclass(frozen=True)
-class Services:
-    """Everything the HTTP service needs, opened once at start."""
-
-    assistant: Assistant
-    activity: ActivityLog
-    history: EvalHistory
-    access: AccessControl
+def open_reader(settings: Settings, model: AnswerModel) -> Reader:
+    """The reader the settings name. A new reader (neural, LLM) is built here, behind ``Reader``."""
+    if settings.reader == "lexical":
+        return LexicalReader(model, max_chars=settings.answer_max_chars)
+    raise InvalidInput(f"unknown reader {settings.reader!r}")
 
 
 def open_services(settings: Settings, assistant: Assistant | None = None) -> Services:
@@ -47,7 +48,7 @@ def open_services(settings: Settings, assistant: Assistant | None = None) -> Ser
     return Services(
         assistant=assistant,
         activity=ActivityLog(settings.data_dir / "activity.sqlite3"),
-        history=EvalHistory(settings.eval_history_path),
+        evaluations=EvaluationResults(EvalHistory(settings.eval_history_path)),
         access=open_access(settings),
     )
 

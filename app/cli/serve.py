@@ -25,7 +25,7 @@ def serve(runtime: Runtime, host: str, port: int, corpus: Path | None) -> None:
 
     import uvicorn
 
-    from app.api import create_app
+    from app.application import create_app
 
     # The same look as uvicorn's own lines: how each unit's indexes were opened, at start.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")

@@ -18,6 +18,7 @@ from app.search.fusion import Fused, reciprocal_rank_fusion
 from app.search.lexical import Bm25Index
 from app.search.rwlock import ReadWriteLock
 from app.search.vector import FlatIPIndex, Keys, Scores, VectorIndex
+from app.stopwatch import NO_WATCH, Stopwatch
 from app.store.base import IndexRows
 
 Ranked = tuple[Keys, Scores]
@@ -71,12 +72,19 @@ class UnitIndex:
             self.lexical.add(keys, tokens)
 
     def candidates(
-        self, vector: npt.NDArray[np.float32], tokens: Sequence[str], depth: int, mode: str = "hybrid"
+        self,
+        vector: npt.NDArray[np.float32],
+        tokens: Sequence[str],
+        depth: int,
+        mode: str = "hybrid",
+        watch: Stopwatch = NO_WATCH,
     ) -> tuple[Ranked, Ranked]:
         """Each retriever's own ranked list, read from one consistent state of both indexes."""
         with self._lock.reading():
-            dense = self.vectors.search(vector, depth) if mode != "lexical" else EMPTY
-            lexical = self.lexical.search(tokens, depth) if mode != "dense" else EMPTY
+            with watch.lap("faiss"):
+                dense = self.vectors.search(vector, depth) if mode != "lexical" else EMPTY
+            with watch.lap("bm25"):
+                lexical = self.lexical.search(tokens, depth) if mode != "dense" else EMPTY
         return dense, lexical
 
     def search(

@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 from app.access import Principal
 from app.assistant import Assistant
 from app.errors import Unauthorized
+from app.service.services import Services
 from app.settings import Settings
-from app.wiring import Services
 
 
 def get_services(request: Request) -> Services:

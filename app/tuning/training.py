@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.answer.evidence import EVIDENCE_FEATURES, evidence_features, sigmoid
+from app.answer.evidence import EVIDENCE_FEATURES, Evidence, evidence_features, sigmoid
 from app.answer.extract import choose
 from app.answer.model import AnswerModel, LinearModel
-from app.assistant import Assistant, Evidence
+from app.assistant import Assistant
 from app.errors import InvalidInput
 from app.evaluation.dataset import Question
 from app.evaluation.outcomes import contains_answer

@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from app import __version__
-from app.api.deps import get_assistant, get_settings
 from app.domain import Unit
+from app.service.deps import get_assistant, get_settings
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from app.api import create_app
+from app.application import create_app
 from app.assistant import Assistant
 from app.evaluation.dataset import Question
 from app.evaluation.history import EvalHistory

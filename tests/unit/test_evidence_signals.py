@@ -7,7 +7,7 @@ import pytest
 from app.answer.evidence import _proximity, _type_match
 from app.answer.periods import named_periods, period_unnamed
 from app.answer.question import AnswerType, profile
-from app.assistant import DocumentPeriods
+from app.core.document_periods import DocumentPeriods
 from app.domain import Document, Passage, PassageHit
 from app.text.normalize import normalize
 from app.text.tokens import syllables

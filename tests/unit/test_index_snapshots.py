@@ -169,7 +169,7 @@ def test_the_store_and_the_index_agree_on_the_fingerprint(tmp_path: Path, open_a
     doc = assistant.add_document(UNIT, DOC_2G).document
     assistant.add_document(UNIT, DOC_POST)
     assistant.delete_document(UNIT, doc.id)
-    assert assistant.store.unit_fingerprint(UNIT) == assistant._index(UNIT).fingerprint()
+    assert assistant.store.unit_fingerprint(UNIT) == assistant.knowledge.index(UNIT).fingerprint()
 
 
 def test_an_unwritable_snapshot_folder_does_not_stop_the_service(tmp_path: Path, open_at: Opener) -> None:
