@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from typing import Literal
 
 from app.domain import is_slug
 from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from app.store.sqlite_connect import ThreadConnections
 
 Role = Literal["admin", "maintainer", "reader"]
 ROLES: tuple[Role, ...] = ("admin", "maintainer", "reader")
@@ -99,19 +98,8 @@ def _now() -> str:
 
 class AccessControl:
     def __init__(self, path: Path, admin_key: str | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
         self._admin_hash = _hash(admin_key) if admin_key else None
-        self._local = threading.local()
-        self._db().executescript(_SCHEMA)
-
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db = db
-        return db
+        self._db = ThreadConnections(path, _SCHEMA)
 
     # -- keys --------------------------------------------------------------------------
     def create_key(self, role: str, units: list[str] | tuple[str, ...] = ()) -> tuple[KeyInfo, str]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from app.domain import Answer
 from app.errors import AnswerNotFound, InvalidInput
+from app.store.sqlite_connect import ThreadConnections
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS asks (
@@ -54,19 +53,7 @@ class Stats:
 
 class ActivityLog:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
-        self._local = threading.local()
-        self._db().executescript(_SCHEMA)
-
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-        return db
+        self._db = ThreadConnections(path, _SCHEMA)
 
     def record(self, answer: Answer, latency_ms: float) -> None:
         """No keys or caller identity are stored: only what was asked and how it went.

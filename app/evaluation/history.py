@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 from app.evaluation.dataset import Question
 from app.evaluation.outcomes import Record, Summary
+from app.store.sqlite_connect import ThreadConnections
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -75,15 +75,7 @@ def record_row(r: Record) -> dict[str, Any]:
 
 class EvalHistory:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self._path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+        self._db = ThreadConnections(path, _SCHEMA)
 
     def add(
         self,
@@ -96,30 +88,32 @@ class EvalHistory:
     ) -> Run:
         created = datetime.now(UTC).isoformat(timespec="seconds")
         rows = [record_row(r) for r in records]
-        with self._connect() as db:
-            cursor = db.execute(
-                "INSERT INTO runs (created_at, questions, corpus, unit, target, summary, records)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    created,
-                    questions,
-                    corpus,
-                    unit,
-                    json.dumps(target, ensure_ascii=False),
-                    json.dumps(asdict(summary)),
-                    json.dumps(rows, ensure_ascii=False),
-                ),
-            )
-            run_id = int(cursor.lastrowid or 0)
+        cursor = self._db().execute(
+            "INSERT INTO runs (created_at, questions, corpus, unit, target, summary, records)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                created,
+                questions,
+                corpus,
+                unit,
+                json.dumps(target, ensure_ascii=False),
+                json.dumps(asdict(summary)),
+                json.dumps(rows, ensure_ascii=False),
+            ),
+        )
+        run_id = int(cursor.lastrowid or 0)
         return Run(run_id, created, questions, corpus, unit, target, asdict(summary), rows)
 
     def runs(self, limit: int = 1000) -> list[Run]:
-        with self._connect() as db:
-            rows = db.execute(
+        rows = (
+            self._db()
+            .execute(
                 "SELECT id, created_at, questions, corpus, unit, target, summary, records FROM runs"
                 " ORDER BY id DESC LIMIT ?",
                 (limit,),
-            ).fetchall()
+            )
+            .fetchall()
+        )
         return [Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), json.loads(r[7])) for r in rows][
             ::-1
         ]

@@ -15,6 +15,7 @@ import numpy.typing as npt
 from app.domain import Document, Passage, Unit, keys_fingerprint
 from app.errors import UnitExists
 from app.store.base import IndexRows, StoredPassage
+from app.store.sqlite_connect import ThreadConnections
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -94,22 +95,9 @@ def _now() -> str:
 class SqliteStore:
     def __init__(self, path: Path) -> None:
         self._path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
         self._write_lock = threading.Lock()
         with self._write_lock:
-            self._db().executescript(_SCHEMA)
-
-    # -- connections -------------------------------------------------------------------
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            self._local.db = db
-        return db
+            self._db = ThreadConnections(path, _SCHEMA)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -125,10 +113,7 @@ class SqliteStore:
             db.execute("COMMIT")
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        self._db.close()
 
     # -- meta and units ----------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
