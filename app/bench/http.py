@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,15 +12,10 @@ from typing import Any
 import click
 import httpx
 
+from app.bench.common import log, subprocess_json
 from app.bench.load import LevelResult, ServerVariant, percentile, rss_mb, run_level, serve
 from app.bench.unitdata import UNIT, VECTOR_LABEL, SentenceVectors, build_unit
-
-
-def _log(message: str) -> None:
-    from app.bench.cli import _log as log
-
-    log(message)
-
+from app.store.sqlite_connect import connect
 
 EMBED_SETTINGS: tuple[dict[str, str], ...] = (
     {"OMP_NUM_THREADS": "1"},
@@ -44,7 +38,7 @@ def _server_ask_ms(data_dir: Path, after_rowid: int) -> tuple[int, list[float]]:
     path = data_dir / "activity.sqlite3"
     if not path.exists():
         return after_rowid, []
-    with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+    with contextlib.closing(connect(path)) as db:
         query = "SELECT rowid, latency_ms FROM asks WHERE rowid > ? ORDER BY rowid"
         rows = db.execute(query, (after_rowid,)).fetchall()
     return (int(rows[-1][0]) if rows else after_rowid), [float(r[1]) for r in rows]
@@ -78,7 +72,7 @@ def _levels(url: str, opts: dict[str, Any], questions: list[str], data_dir: Path
             mean = sum(server) / len(server)
             summary["server_ask_ms"] = {"p50_ms": round(percentile(server, 50), 2), "mean_ms": round(mean, 2)}
             summary["outside_ask_mean_ms"] = round(summary["mean_ms"] - mean, 2)
-        _log(
+        log(
             f"    {clients:>3} clients: p50 {summary['p50_ms']:.1f} ms, p95 {summary['p95_ms']:.1f} ms, "
             f"{summary['answers_per_s']:.1f}/s, {summary['errors']} errors"
         )
@@ -89,7 +83,7 @@ def _levels(url: str, opts: dict[str, Any], questions: list[str], data_dir: Path
 def _serve_and_load(
     variant: ServerVariant, data_dir: Path, work: Path, opts: dict[str, Any], questions: list[str], size: int
 ) -> dict[str, Any]:
-    _log(f"  {size} passages, server {variant.name}")
+    log(f"  {size} passages, server {variant.name}")
     # The first server over a data directory rebuilds the indexes and saves a snapshot; later ones read it.
     from_snapshot = any(data_dir.glob("indexes/*/manifest.json"))
     with serve(variant, data_dir, work) as server:
@@ -161,7 +155,6 @@ def _profile(
     questions_file: Path,
 ) -> dict[str, Any]:
     from app.bench import profiling
-    from app.bench.cli import _subprocess_json
 
     clients = _near(opts["clients"], 8)
     seconds = opts["profile_seconds"]
@@ -171,7 +164,7 @@ def _profile(
         except ImportError:
             return {"tool": None, "note": "neither py-spy nor pyinstrument is installed"}
         out = work / f"pyinstrument-{variant.name}.txt"
-        _subprocess_json(
+        subprocess_json(
             [
                 "-m",
                 "app.bench.stages",
@@ -227,8 +220,6 @@ def run_http(
     variants: Mapping[str, ServerVariant],
     out: Path,
 ) -> dict[str, Any]:
-    from app.bench.cli import _subprocess_json
-
     questions: list[str] = json.loads(variants_file.read_text(encoding="utf-8"))
     sizes: list[int] = opts["sizes"]
     chosen = [variants[v] for v in opts["variants"]]
@@ -249,7 +240,7 @@ def run_http(
 
     def unit(size: int) -> Path:
         if size not in data_dirs:
-            _log(f"  building a unit of {size} passages")
+            log(f"  building a unit of {size} passages")
             built = build_unit(work / f"unit-{size}", sentences, size, embedder_name)
             result["units"].append({"size": size, "documents": built.documents, "build_s": round(built.seconds, 1)})
             data_dirs[size] = built.data_dir
@@ -258,7 +249,7 @@ def run_http(
     # -- the embedder's own cost per OpenMP setting (one question at a time) ----------------------
     result["embedder_threads"] = []
     for n, env in enumerate(EMBED_SETTINGS):
-        measured = _subprocess_json(
+        measured = subprocess_json(
             [
                 "-m",
                 "app.bench.stages",
@@ -275,7 +266,7 @@ def run_http(
         )
         measured["env"] = " ".join(f"{k}={v}" for k, v in env.items())
         result["embedder_threads"].append(measured)
-        _log(f"  embedder alone, {measured['env']}: p50 {measured['embed_query']['p50_ms']} ms")
+        log(f"  embedder alone, {measured['env']}: p50 {measured['embed_query']['p50_ms']} ms")
 
     best = chosen[0]
     if "http" in opts["parts"]:
@@ -290,7 +281,7 @@ def run_http(
             fastest = min(clean, key=lambda r: (_level(r, eight) or {"p50_ms": 1e9})["p50_ms"])
             best = variants[fastest["variant"]]
         result["best_variant"] = best.name
-        _log(f"  best server setting at {eight} clients: {best.name}")
+        log(f"  best server setting at {eight} clients: {best.name}")
         for size in sizes:
             if size == sweep:
                 continue
@@ -301,8 +292,8 @@ def run_http(
 
         # -- per-stage timings with the best setting's threads, and each stage's share of a request --
         for size in sizes:
-            _log(f"  stages at {size} passages ({best.name} threads)")
-            stages = _subprocess_json(
+            log(f"  stages at {size} passages ({best.name} threads)")
+            stages = subprocess_json(
                 [
                     "-m",
                     "app.bench.stages",
@@ -330,7 +321,7 @@ def run_http(
         profiles = []
         for name in _with_shipped(chosen, best):
             variant = variants[name]
-            _log(f"  profiling {variant.name} at {size} passages")
+            log(f"  profiling {variant.name} at {size} passages")
             profiles.append(_profile(variant, unit(size), work, opts, questions, size, questions_file))
         result["profiles"] = [{k: v for k, v in p.items() if k != "text"} for p in profiles]
         text = "\n\n".join(p.get("text") or p.get("note", "") for p in profiles)

@@ -8,7 +8,6 @@ measured by the client, from sending the request to having read the whole respon
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
 import subprocess
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from app.bench.common import clean_env
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,6 @@ class RunningServer:
 _UNCACHED = {"TROLY_QUERY_CACHE_SIZE": "0"}
 
 
-def _clean_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TROLY_", "OMP_", "GOMP_", "OPENBLAS_"))}
-    env.update(extra)
-    return env
-
-
 @contextlib.contextmanager
 def serve(variant: ServerVariant, data_dir: Path, work: Path, timeout: float = 600.0) -> Iterator[RunningServer]:
     """Starts the service and waits for /healthz; start-up time is until the first 200."""
@@ -95,7 +90,7 @@ def serve(variant: ServerVariant, data_dir: Path, work: Path, timeout: float = 6
             variant.command(data_dir, port),
             stdout=sink,
             stderr=subprocess.STDOUT,
-            env=_clean_env({**_UNCACHED, **variant.env}),
+            env=clean_env({**_UNCACHED, **variant.env}),
             cwd=work,
         )
     url = f"http://127.0.0.1:{port}"

@@ -7,22 +7,23 @@ cosine of about 0.965 with the real embedding of the passage, and the noise (nor
 measured size of the residual) brings the pairwise similarity of passages back to that of
 real ones (about 0.87). Every report labels these vectors ``synthetic``.
 
-Texts, tokens, SQLite rows and everything the service does with them are real.
+Texts, passages (``prepare()``, as ingestion cuts them), tokens, SQLite rows and everything the
+service does with them are real.
 """
 
 from __future__ import annotations
 
-import hashlib
+import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from app.bench.corpus import SeedText, SyntheticPassage
-from app.domain import Document, Passage, Unit, content_id
+from app.domain import DocumentInput, Passage, Unit
+from app.ingest.pipeline import prepare
 from app.settings import Settings
 from app.store import SqliteStore
 
@@ -87,58 +88,51 @@ def build_unit(
     per_document: int = 10,
     seed: int = 0,
 ) -> BuiltUnit:
-    """A data directory holding one unit of ``count`` passages, as ``troly serve`` opens it."""
+    """A data directory holding one unit of about ``count`` passages, as ``troly serve`` opens it.
+
+    Documents go through ``prepare()``, as ingestion does (cleaning, passages with their
+    offsets, ids, real tokens); only the embedding is replaced by synthesised vectors.
+    Every generated passage is a paragraph, and ``min_chars=0`` closes a passage at every
+    paragraph break, so that passages and generated paragraphs mostly coincide.
+    """
     started = time.perf_counter()
     settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
     data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(settings.db_path)
+    rng = np.random.default_rng(seed)
+    stored = documents = 0
     try:
         store.set_meta("embedder", embedder_name)
         store.set_meta("dim", str(sentences.dim))
         store.add_unit(Unit(UNIT, UNIT_NAME))
-        passages, vectors = sentences.vectors_for(count, seed)
-        seed_text = sentences.seed
-        created = datetime.now(UTC).isoformat(timespec="seconds")
-        documents = 0
+        generated = list(sentences.seed.passages(count, seed=seed))
         for n in range(0, count, per_document):
-            chunk = passages[n : n + per_document]
-            title_sentence = chunk[0].sentences[0]
-            title = seed_text.sentences[title_sentence][:120]
-            text = "\n\n".join(p.text for p in chunk)
-            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-            document_id = content_id(UNIT, digest)
-            spans: list[tuple[int, int]] = []
-            cursor = 0
-            for p in chunk:
-                spans.append((cursor, cursor + len(p.text)))
-                cursor += len(p.text) + 2
-            items = [
-                Passage(
-                    id=content_id(UNIT, digest, str(s), str(e)),
-                    document_id=document_id,
-                    unit=UNIT,
-                    seq=i,
-                    start=s,
-                    end=e,
-                    text=text[s:e],
-                )
-                for i, (s, e) in enumerate(spans)
-            ]
-            title_tokens = list(seed_text.tokens[title_sentence])
-            tokens = [title_tokens + seed_text.passage_tokens(p) for p in chunk]
-            document = Document(
-                id=document_id,
-                unit=UNIT,
-                title=title,
-                text=text,
+            chunk = generated[n : n + per_document]
+            given = DocumentInput(
+                title=sentences.seed.sentences[chunk[0].sentences[0]][:120],
+                text="\n\n".join(p.text for p in chunk),
                 date="2024-07",
                 source=f"bench-{n // per_document}",
-                content_hash=digest,
-                passages=len(items),
-                created_at=created,
             )
-            store.add_document(document, items, tokens, vectors[n : n + len(chunk)])
+            item = prepare(UNIT, given, settings.passage_max_chars, min_chars=0)
+            made_of = [SyntheticPassage(_sentences_of(p, item.document.text, chunk), p.text) for p in item.passages]
+            store.add_document(item.document, item.passages, item.tokens, sentences.synthesise(made_of, rng))
+            stored += len(item.passages)
             documents += 1
     finally:
         store.close()
-    return BuiltUnit(data_dir, count, documents, time.perf_counter() - started, VECTOR_LABEL)
+    return BuiltUnit(data_dir, stored, documents, time.perf_counter() - started, VECTOR_LABEL)
+
+
+def _sentences_of(passage: Passage, text: str, chunk: list[SyntheticPassage]) -> tuple[int, ...]:
+    """The seed sentences of the generated paragraphs a passage overlaps (all of them if cleaning
+    changed the paragraphs): what its synthesised vector is the mean of."""
+    paragraphs = [m.span() for m in re.finditer(r"[^\n]+", text)]
+    if len(paragraphs) != len(chunk):
+        return tuple(i for p in chunk for i in p.sentences)
+    return tuple(
+        i
+        for (start, end), p in zip(paragraphs, chunk, strict=True)
+        if start < passage.end and passage.start < end
+        for i in p.sentences
+    )
