@@ -187,6 +187,8 @@ def bench(
 
 
 def run_all(opts: dict[str, Any], seed_dir: Path, work: Path, out: Path) -> dict[str, Any]:
+    # Long on purpose: the benchmark's parts in order, each a few lines calling its module;
+    # they share the seed text, its embeddings and the machine's description.
     import numpy as np
 
     from app.bench import machine

@@ -154,6 +154,8 @@ def _profile(
     size: int,
     questions_file: Path,
 ) -> dict[str, Any]:
+    # Two ways to profile (py-spy on the server, else pyinstrument in-process) kept side by side
+    # so that the report says which one ran and why.
     from app.bench import profiling
 
     clients = _near(opts["clients"], 8)
@@ -210,6 +212,31 @@ def _profile(
     }
 
 
+def _embedder_threads(opts: dict[str, Any], work: Path, questions_file: Path) -> list[dict[str, Any]]:
+    """The embedder's own cost per OpenMP setting (one question at a time), each in its own process."""
+    out = []
+    for n, env in enumerate(EMBED_SETTINGS):
+        measured = subprocess_json(
+            [
+                "-m",
+                "app.bench.stages",
+                "embed",
+                "--questions",
+                str(questions_file),
+                "--repeat",
+                str(opts["stage_repeat"]),
+                "--seconds",
+                str(opts["duration"]),
+            ],
+            work / f"embed-{n}.json",
+            env,
+        )
+        measured["env"] = " ".join(f"{k}={v}" for k, v in env.items())
+        out.append(measured)
+        log(f"  embedder alone, {measured['env']}: p50 {measured['embed_query']['p50_ms']} ms")
+    return out
+
+
 def run_http(
     opts: dict[str, Any],
     sentences: SentenceVectors,
@@ -220,6 +247,8 @@ def run_http(
     variants: Mapping[str, ServerVariant],
     out: Path,
 ) -> dict[str, Any]:
+    # Long on purpose: the report's HTTP part in the order it is read (sweep, best variant, sizes,
+    # stages, profile); the steps share the units built once per size and the chosen variant.
     questions: list[str] = json.loads(variants_file.read_text(encoding="utf-8"))
     sizes: list[int] = opts["sizes"]
     chosen = [variants[v] for v in opts["variants"]]
@@ -246,27 +275,7 @@ def run_http(
             data_dirs[size] = built.data_dir
         return data_dirs[size]
 
-    # -- the embedder's own cost per OpenMP setting (one question at a time) ----------------------
-    result["embedder_threads"] = []
-    for n, env in enumerate(EMBED_SETTINGS):
-        measured = subprocess_json(
-            [
-                "-m",
-                "app.bench.stages",
-                "embed",
-                "--questions",
-                str(questions_file),
-                "--repeat",
-                str(opts["stage_repeat"]),
-                "--seconds",
-                str(opts["duration"]),
-            ],
-            work / f"embed-{n}.json",
-            env,
-        )
-        measured["env"] = " ".join(f"{k}={v}" for k, v in env.items())
-        result["embedder_threads"].append(measured)
-        log(f"  embedder alone, {measured['env']}: p50 {measured['embed_query']['p50_ms']} ms")
+    result["embedder_threads"] = _embedder_threads(opts, work, questions_file)
 
     best = chosen[0]
     if "http" in opts["parts"]:

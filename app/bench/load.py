@@ -167,6 +167,8 @@ def run_level(
     warmup: int = 2,
 ) -> LevelResult:
     """``requests`` questions in total (or as many as fit in ``max_seconds``) from ``clients`` threads."""
+    # One function: the client threads, the shared counter and the deadline are one closure;
+    # split, the hot loop would pass them around and time itself doing so.
     lock = threading.Lock()
     counter = {"next": 0}
     latencies: list[float] = []

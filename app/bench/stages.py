@@ -17,9 +17,15 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:  # imported at run time inside the functions: the subprocess's thread settings come first
+    from app.activity import ActivityLog
+    from app.assistant import Assistant
+    from app.search.ann import IVFIndex
+    from app.search.vector import FlatIPIndex
 
 T = TypeVar("T")
 
@@ -82,8 +88,11 @@ def embed_only(questions: list[str], repeat: int, max_seconds: float) -> dict[st
 
 
 def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bool) -> dict[str, Any]:
-    import faiss
+    """Start-up piece by piece, every stage of a question, FAISS's thread setting, ANN recall.
 
+    Long (about 80 lines) because start-up is timed step by step on purpose: each step is one
+    line of the report, and the steps share the store, the rows and the built indexes.
+    """
     from app.activity import ActivityLog
     from app.answer.model import AnswerModel
     from app.assistant import Assistant
@@ -148,42 +157,10 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
 
     out["served_index"] = "ivf" if assistant.knowledge.index(unit).approximate else "exact"
     activity = ActivityLog(Path(tempfile.mkdtemp(prefix="troly-bench-activity-")) / "activity.sqlite3")
-    timings: dict[str, list[float]] = {}
-    for round_ in range(repeat + 1):  # the first round warms every piece up (pyvi loads its model lazily)
-        for raw in questions:
-            # The stages are the real ask's own laps (Answer.timings_ms), not a copy of its pipeline.
-            t = time.perf_counter()
-            answer = assistant.ask(raw, unit=unit, top_k=5)
-            lap = {"assistant_ask": _since(t), **answer.timings_ms}
-            t = time.perf_counter()
-            activity.record(answer, 1.0)
-            lap["activity"] = _since(t)
-            lap["core_total"] = lap["assistant_ask"] + lap["activity"]  # what the route does with a question
-            if ivf is not None:
-                vector = embedder.embed_query(answer.question)
-                t = time.perf_counter()
-                ivf.search(vector, settings.retrieve_depth)
-                lap["faiss_ann"] = _since(t)
-            if round_ > 0:
-                for key, value in lap.items():
-                    timings.setdefault(key, []).append(value)
-    out["stages"] = {k: _summary(v) for k, v in timings.items() if v}
-
-    # -- FAISS thread setting, measured: one question at a time, 1 and 2 OpenMP threads ------
+    out["stages"] = _ask_stages(assistant, activity, unit, questions, repeat, ivf)
     probe = [embedder.embed_query(normalize(q)) for q in questions[:16]]
-    sweep: dict[str, dict[str, float]] = {}
     indexes: list[tuple[str, FlatIPIndex | IVFIndex]] = [("exact", flat)] + ([("ann", ivf)] if ivf else [])
-    for threads in (1, 2):
-        faiss.omp_set_num_threads(threads)
-        for label, index in indexes:
-            times = []
-            for _ in range(max(2, repeat)):
-                for v in probe:
-                    t = time.perf_counter()
-                    index.search(v, settings.retrieve_depth)
-                    times.append(_since(t))
-            sweep[f"{label}_{threads}_threads"] = _summary(times)
-    out["faiss_threads"] = sweep
+    out["faiss_threads"] = _faiss_threads(indexes, probe, repeat, settings.retrieve_depth)
     out["nbytes"] = {"ann": ivf.nbytes() if ivf is not None else None, "exact": int(len(flat) * embedder.dim * 4)}
     if ivf is not None:
         truth = [set(flat.search(v, 10)[0].tolist()) for v in probe]
@@ -192,6 +169,51 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
         out["ann_recall_at_10_questions"] = round(float(np.mean(shares)), 4)
     store.close()
     return out
+
+
+def _ask_stages(
+    assistant: Assistant, activity: ActivityLog, unit: str, questions: list[str], repeat: int, ivf: IVFIndex | None
+) -> dict[str, dict[str, float]]:
+    """Each stage of ``Assistant.ask``, from the real ask's own laps (``Answer.timings_ms``)."""
+    timings: dict[str, list[float]] = {}
+    for round_ in range(repeat + 1):  # the first round warms every piece up (pyvi loads its model lazily)
+        for raw in questions:
+            t = time.perf_counter()
+            answer = assistant.ask(raw, unit=unit, top_k=5)
+            lap = {"assistant_ask": _since(t), **answer.timings_ms}
+            t = time.perf_counter()
+            activity.record(answer, 1.0)
+            lap["activity"] = _since(t)
+            lap["core_total"] = lap["assistant_ask"] + lap["activity"]  # what the route does with a question
+            if ivf is not None:  # the same question in the approximate index, for comparison
+                vector = assistant.embedder.embed_query(answer.question)
+                t = time.perf_counter()
+                ivf.search(vector, assistant.settings.retrieve_depth)
+                lap["faiss_ann"] = _since(t)
+            if round_ > 0:
+                for key, value in lap.items():
+                    timings.setdefault(key, []).append(value)
+    return {k: _summary(v) for k, v in timings.items() if v}
+
+
+def _faiss_threads(
+    indexes: list[tuple[str, FlatIPIndex | IVFIndex]], probe: list[np.ndarray], repeat: int, depth: int
+) -> dict[str, dict[str, float]]:
+    """FAISS thread setting, measured: one question at a time, 1 and 2 OpenMP threads."""
+    import faiss
+
+    sweep: dict[str, dict[str, float]] = {}
+    for threads in (1, 2):
+        faiss.omp_set_num_threads(threads)
+        for label, index in indexes:
+            times = []
+            for _ in range(max(2, repeat)):
+                for v in probe:
+                    t = time.perf_counter()
+                    index.search(v, depth)
+                    times.append(_since(t))
+            sweep[f"{label}_{threads}_threads"] = _summary(times)
+    return sweep
 
 
 def profile_ask(data_dir: Path, unit: str, questions: list[str], seconds: float, out: Path) -> None:

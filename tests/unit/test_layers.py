@@ -147,3 +147,9 @@ def test_no_private_name_crosses_a_package() -> None:
     """Packages use each other's public interfaces: a name with a leading underscore stays home."""
     crossing = [f"{m}:{line} takes {name} from {source}" for m in modules() for source, name, line in private_names(m)]
     assert crossing == []
+
+
+def test_no_module_over_400_lines() -> None:
+    """A module that outgrows this holds more than one thing: split it along what it owns."""
+    long = {m: n for m in modules() if (n := _source(m)[0].read_text(encoding="utf-8").count("\n")) > 400}
+    assert long == {}
