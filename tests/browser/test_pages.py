@@ -6,11 +6,8 @@ import re
 from pathlib import Path
 
 import docx
-import pytest
 from live_app import UNIT, Live
 from playwright.sync_api import FilePayload, Locator, Page, expect
-
-pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 Q90 = "Trợ lý ảo phải trả lời được bao nhiêu phần trăm câu hỏi?"
 UNANSWERABLE = "Giá vé máy bay từ Hà Nội đi Paris là bao nhiêu?"

@@ -25,8 +25,6 @@ from troly_testkit import assert_error, bearer, create_unit, document, documents
 
 from app.cli import main
 
-pytestmark = pytest.mark.integration
-
 ADMIN = bearer("test-admin-key")
 UNIT_A, UNIT_B = "a", "b"
 KEY_FIELDS = {"id", "role", "units", "created_at", "revoked_at"}
@@ -362,12 +360,11 @@ def test_a_closed_service_needs_a_key_to_ask(closed: httpx.Client) -> None:
 # -- the keys commands, on the data directory of a running server ------------------------------------------
 @pytest.fixture()
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)  # no stray .env file is read
-    for name in ("TROLY_DATA_DIR", "TROLY_ADMIN_KEY", "TROLY_REQUIRE_READ_KEY"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env file is read (TROLY_* variables are cleared for the session)
 
 
 def troly(data_dir: Path, *args: str) -> Result:
+    """The keys commands load no model: a plain CliRunner is enough."""
     return CliRunner().invoke(main, ["--data-dir", str(data_dir), *args], catch_exceptions=False)
 
 

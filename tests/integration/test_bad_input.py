@@ -21,8 +21,6 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 from troly_testkit import assert_error, bearer, create_unit, document, documents, make_docx, make_pdf, passages_total
 
-pytestmark = pytest.mark.integration
-
 ADMIN = bearer("test-admin-key")
 UNIT = "kho-du-lieu-loi"
 FILLER = {"title": "Lịch họp", "text": "Lịch họp giao ban tuần được gửi tới các đơn vị vào chiều thứ Sáu."}

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from app.bench.cli import bench
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 LEVEL_FIELDS = {
     "clients",

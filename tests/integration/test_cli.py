@@ -1,17 +1,15 @@
-"""The ``troly`` command line, driven in-process through click's CliRunner, with the real model."""
+"""The ``troly`` command line, driven in-process through click's CliRunner, with the real model loaded
+once for the session (``troly_cli``), not once per command."""
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-
-from app.cli import main
-
-pytestmark = pytest.mark.integration
+from click.testing import Result
 
 UNIT = "so-tttt-thu"
 UNIT_NAME = "Sở TT&TT thử nghiệm"
@@ -36,24 +34,18 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     (corpus / "units.json").write_text(json.dumps({UNIT: UNIT_NAME}, ensure_ascii=False), encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)  # no stray .env file is read
-        for name in (
-            "TROLY_DATA_DIR",
-            "TROLY_EMBEDDER",
-            "TROLY_EMBEDDER_MODEL",
-            "TROLY_ABSTAIN_THRESHOLD",
-            "TROLY_RETRIEVAL",
-        ):
-            mp.delenv(name, raising=False)
         mp.setenv("TQDM_DISABLE", "1")
         yield corpus, root / "data"
 
 
-def troly(data_dir: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--data-dir", str(data_dir), *args], catch_exceptions=True)
+@pytest.fixture(scope="module")
+def troly(troly_cli: Callable[..., Result]) -> Callable[..., Result]:
+    """The command line on the session's model; exceptions are caught, as a user would see them."""
+    return functools.partial(troly_cli, catch_exceptions=True)
 
 
 @pytest.fixture(scope="module")
-def ingested(workspace: tuple[Path, Path]) -> tuple[Result, Result, Path]:
+def ingested(workspace: tuple[Path, Path], troly: Callable[..., Result]) -> tuple[Result, Result, Path]:
     corpus, data = workspace
     first = troly(data, "ingest", str(corpus))
     second = troly(data, "ingest", str(corpus))
@@ -68,7 +60,9 @@ def test_ingest_prints_the_count_and_again_reports_nothing_new(ingested: tuple[R
     assert f"{UNIT}: 0 new, 1 already stored, 0 passages added" in second.stdout
 
 
-def test_ask_json_returns_the_answer_with_its_fact(ingested: tuple[Result, Result, Path]) -> None:
+def test_ask_json_returns_the_answer_with_its_fact(
+    ingested: tuple[Result, Result, Path], troly: Callable[..., Result]
+) -> None:
     *_, data = ingested
     result = troly(data, "ask", QUESTION, "--json")
     assert result.exit_code == 0, result.output
@@ -83,7 +77,9 @@ def test_ask_json_returns_the_answer_with_its_fact(ingested: tuple[Result, Resul
     assert "Hòa Bình" in citation["text"] and "Hoà" not in citation["text"]
 
 
-def test_ask_prints_the_answer_and_its_source(ingested: tuple[Result, Result, Path]) -> None:
+def test_ask_prints_the_answer_and_its_source(
+    ingested: tuple[Result, Result, Path], troly: Callable[..., Result]
+) -> None:
     *_, data = ingested
     result = troly(data, "ask", "Tỷ lệ hồ sơ trực tuyến toàn trình đạt bao nhiêu?", "--unit", UNIT)
     assert result.exit_code == 0, result.output
@@ -93,14 +89,16 @@ def test_ask_prints_the_answer_and_its_source(ingested: tuple[Result, Result, Pa
     assert f"({UNIT}/" in result.stdout
 
 
-def test_units_list_shows_the_unit(ingested: tuple[Result, Result, Path]) -> None:
+def test_units_list_shows_the_unit(ingested: tuple[Result, Result, Path], troly: Callable[..., Result]) -> None:
     *_, data = ingested
     result = troly(data, "units", "list")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [f"{UNIT}\t{UNIT_NAME}\t1 documents"]
 
 
-def test_ask_an_unknown_unit_fails_with_one_line(ingested: tuple[Result, Result, Path]) -> None:
+def test_ask_an_unknown_unit_fails_with_one_line(
+    ingested: tuple[Result, Result, Path], troly: Callable[..., Result]
+) -> None:
     *_, data = ingested
     result = troly(data, "ask", QUESTION, "--unit", "khong-ton-tai")
     assert result.exit_code != 0
@@ -109,7 +107,9 @@ def test_ask_an_unknown_unit_fails_with_one_line(ingested: tuple[Result, Result,
     assert result.stderr.splitlines() == ["error: unit 'khong-ton-tai' does not exist"]
 
 
-def test_ask_an_empty_question_fails_with_one_line(ingested: tuple[Result, Result, Path]) -> None:
+def test_ask_an_empty_question_fails_with_one_line(
+    ingested: tuple[Result, Result, Path], troly: Callable[..., Result]
+) -> None:
     *_, data = ingested
     result = troly(data, "ask", "   ")
     assert result.exit_code != 0
@@ -117,7 +117,9 @@ def test_ask_an_empty_question_fails_with_one_line(ingested: tuple[Result, Resul
     assert result.stderr.splitlines() == ["error: the question is empty"]
 
 
-def test_ingest_a_file_needs_a_unit(workspace: tuple[Path, Path], ingested: tuple[Result, Result, Path]) -> None:
+def test_ingest_a_file_needs_a_unit(
+    workspace: tuple[Path, Path], ingested: tuple[Result, Result, Path], troly: Callable[..., Result]
+) -> None:
     corpus, data = workspace
     result = troly(data, "ingest", str(corpus / UNIT / "bao-cao-tong-ket.txt"))
     assert result.exit_code != 0

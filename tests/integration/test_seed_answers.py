@@ -7,8 +7,6 @@ import pytest
 from app.assistant import Assistant
 from app.search.vector import FlatIPIndex
 
-pytestmark = pytest.mark.integration
-
 UNIT = "bo-tttt"
 
 # (question, the fact the answer must state, the seed report that holds it)

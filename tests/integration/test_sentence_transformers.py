@@ -18,8 +18,6 @@ from app.errors import EmbedderMismatch
 from app.settings import Settings
 from app.store import SqliteStore
 
-pytestmark = pytest.mark.integration
-
 PASSAGES = [
     "The Lighthouse Library opened in 1998 on Harbour Street.",
     "The library holds 42,000 books and a small collection of old sea maps.",

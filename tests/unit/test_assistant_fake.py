@@ -17,8 +17,6 @@ from app.settings import Settings
 from app.store import SqliteStore
 
 # The fake embedder keeps these fast, but the assistant still runs real FAISS and BM25 over SQLite.
-pytestmark = pytest.mark.integration
-
 UNIT = "cuc-vien-thong"
 
 DOC_AI = DocumentInput(

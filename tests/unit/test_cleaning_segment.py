@@ -85,7 +85,6 @@ def test_a_short_line_starting_with_the_word_anh_huong_is_content_not_a_photo_cr
     assert clean(text).text == text
 
 
-@pytest.mark.integration
 def test_seed_defects_are_cleaned(seed_files: list[Path]) -> None:
     header = clean(seed_text(seed_files, "001"))
     assert header.date == "2024-07"
@@ -104,7 +103,6 @@ def test_seed_defects_are_cleaned(seed_files: list[Path]) -> None:
     assert placeholders.date is None
 
 
-@pytest.mark.integration
 def test_single_newline_and_blank_line_paragraphs_give_the_same_passages(seed_files: list[Path]) -> None:
     single = seed_text(seed_files, "000")
     assert "\n\n" not in single.strip()  # this seed really uses single newlines
@@ -118,7 +116,6 @@ def test_single_newline_and_blank_line_paragraphs_give_the_same_passages(seed_fi
 
 
 # -- passages on the seed reports --------------------------------------------------------------
-@pytest.mark.integration
 @pytest.mark.parametrize(("max_chars", "min_chars"), [(600, 250), (300, 100), (150, 0)])
 def test_every_seed_passage_is_its_span_of_the_stored_text(
     seed_files: list[Path], max_chars: int, min_chars: int
@@ -148,7 +145,6 @@ def lost_sentences(text: str, spans: list[tuple[int, int]]) -> list[str]:
     return [text[s:e] for s, e in sentence_spans(text) if not any(a < e and s < b for a, b in spans)]
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize(("max_chars", "min_chars"), [(600, 250), (300, 100), (150, 0)])
 def test_no_seed_sentence_is_lost_by_segmentation(seed_files: list[Path], max_chars: int, min_chars: int) -> None:
     """Every line of a report (headings, captions and list lines included) ends up in some passage."""
@@ -158,7 +154,6 @@ def test_no_seed_sentence_is_lost_by_segmentation(seed_files: list[Path], max_ch
         assert lost_sentences(prepared.document.text, spans) == [], (path.name, max_chars)
 
 
-@pytest.mark.integration
 def test_no_seed_passage_is_only_captions_or_headings(seed_files: list[Path]) -> None:
     for path in seed_files:
         prepared = prepare("bo-tttt", load_file(path), 600, 250)
@@ -168,7 +163,6 @@ def test_no_seed_passage_is_only_captions_or_headings(seed_files: list[Path]) ->
             assert not is_heading(lines[-1]), f"{path.name}: passage ends with a heading: {lines[-1]!r}"
 
 
-@pytest.mark.integration
 def test_seed_headings_stay_with_what_follows(seed_files: list[Path]) -> None:
     prepared = prepare("bo-tttt", load_file(next(p for p in seed_files if p.name.startswith("001"))), 600, 250)
     holder = [p for p in prepared.passages if "kiểm tra hệ thống trợ lý ảo của Cục Báo chí" in p.text]

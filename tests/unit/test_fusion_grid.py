@@ -17,8 +17,6 @@ from app.settings import Settings
 from app.store import SqliteStore
 from app.text.normalize import normalize
 
-pytestmark = pytest.mark.integration  # fake embedder, but real SQLite, FAISS and BM25
-
 UNIT = "cuc-vien-thong"
 DOCS = [
     DocumentInput(title="Tắt sóng 2G", text="Từ ngày 15/9/2024 sẽ tắt sóng 2G. Nhà mạng hỗ trợ người dân đổi máy."),
