@@ -13,7 +13,6 @@ from app.api.schemas import (
     AskIn,
     AskOut,
     AuditOut,
-    CitationOut,
     DayStatsOut,
     ErrorBody,
     FeedbackIn,
@@ -62,13 +61,7 @@ def ask(body: AskIn, services: ServicesDep, _: ReaderDep) -> AskOut:
     started = time.perf_counter()
     answer = services.assistant.ask(body.question, unit=body.unit, top_k=body.top_k)
     services.activity.record(answer, (time.perf_counter() - started) * 1000)
-    return AskOut(
-        id=answer.id,
-        answer=answer.answer,
-        abstained=answer.abstained,
-        confidence=answer.confidence,
-        citations=[CitationOut.of(c) for c in answer.citations],
-    )
+    return AskOut.of(answer)
 
 
 @router.post(

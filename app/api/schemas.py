@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.domain import Answer as CoreAnswer
 from app.domain import Citation as CoreCitation
 from app.domain import Document as CoreDocument
 
@@ -185,3 +186,14 @@ class AskOut(BaseModel):
     abstained: bool
     confidence: float = Field(ge=0.0, le=1.0)
     citations: list[CitationOut]
+
+    @classmethod
+    def of(cls, a: CoreAnswer) -> AskOut:
+        """The answer as ``POST /v1/ask`` returns it (and ``troly ask --json`` prints it)."""
+        return cls(
+            id=a.id,
+            answer=a.answer,
+            abstained=a.abstained,
+            confidence=a.confidence,
+            citations=[CitationOut.of(c) for c in a.citations],
+        )

@@ -18,16 +18,9 @@ def ask(runtime: Runtime, question: str, unit: str | None, top_k: int, as_json: 
     with fail_cleanly():
         answer = runtime.assistant().ask(question, unit=unit, top_k=top_k)
     if as_json:
-        from app.api.schemas import AskOut, CitationOut
+        from app.api.schemas import AskOut
 
-        out = AskOut(
-            id=answer.id,
-            answer=answer.answer,
-            abstained=answer.abstained,
-            confidence=answer.confidence,
-            citations=[CitationOut.of(c) for c in answer.citations],
-        )
-        click.echo(out.model_dump_json(indent=2))
+        click.echo(AskOut.of(answer).model_dump_json(indent=2))
         return
     if answer.answer is None:
         click.secho("Chưa tìm thấy thông tin trong cơ sở tri thức.", fg="yellow")
