@@ -13,6 +13,7 @@ from app.domain import DocumentInput
 from app.errors import InvalidInput, UnsupportedFormat
 from app.ingest.formats import parse_file
 from app.service.deps import KeyDep, ReaderDep, ServicesDep, SettingsDep
+from app.service.documents import add_documents
 from app.settings import Settings
 
 router = APIRouter(tags=["documents"])
@@ -99,16 +100,8 @@ async def add_document(
     services.assistant.unit(unit)
     who.require_write(unit)
     document = await _read_document(request, settings)
-    result = await _in_thread(services.assistant.add_document, unit, document)
-    if result.created:
-        services.access.audit(
-            who,
-            "document.add",
-            unit,
-            result.document.id,
-            {"title": result.document.title, "passages": result.document.passages},
-        )
-    else:
+    [result] = await _in_thread(add_documents, services.assistant, services.access, who, unit, [document])
+    if not result.created:
         response.status_code = status.HTTP_200_OK
     return DocumentCreated(document_id=result.document.id, passages=result.document.passages, created=result.created)
 

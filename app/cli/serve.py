@@ -26,6 +26,7 @@ def serve(runtime: Runtime, host: str, port: int, corpus: Path | None) -> None:
     import uvicorn
 
     from app.application import create_app
+    from app.wiring import open_access
 
     # The same look as uvicorn's own lines: how each unit's indexes were opened, at start.
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
@@ -33,5 +34,5 @@ def serve(runtime: Runtime, host: str, port: int, corpus: Path | None) -> None:
     with fail_cleanly():
         assistant = runtime.assistant()
         if corpus is not None:
-            ingest_corpus(runtime, assistant, corpus)
+            ingest_corpus(assistant, open_access(runtime.settings), corpus)
     uvicorn.run(create_app(runtime.settings, assistant), host=host, port=port, log_level="info")

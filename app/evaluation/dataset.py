@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from app.errors import InvalidInput
+from app.ingest.loaders import read_jsonl
 
 
 @dataclass(frozen=True)
@@ -21,27 +22,23 @@ class Question:
         return bool(self.answers)
 
 
+def _question(row: Any) -> Question:
+    return Question(
+        id=str(row["id"]),
+        question=str(row["question"]),
+        answers=tuple(str(a) for a in row.get("answers") or ()),
+        unit=row.get("unit"),
+    )
+
+
 def load_questions(path: Path) -> list[Question]:
     questions: list[Question] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                q = Question(
-                    id=str(row["id"]),
-                    question=str(row["question"]),
-                    answers=tuple(str(a) for a in row.get("answers") or ()),
-                    unit=row.get("unit"),
-                )
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise InvalidInput(f"{path.name}:{number}: not a question line ({exc})") from exc
-            if q.id in seen:
-                raise InvalidInput(f"{path.name}:{number}: duplicate id {q.id!r}")
-            seen.add(q.id)
-            questions.append(q)
+    for number, q in read_jsonl(path, _question, "question"):
+        if q.id in seen:
+            raise InvalidInput(f"{path.name}:{number}: duplicate id {q.id!r}")
+        seen.add(q.id)
+        questions.append(q)
     if not questions:
         raise InvalidInput(f"{path}: no questions")
     return questions

@@ -126,3 +126,14 @@ def test_ingest_a_file_needs_a_unit(
     assert "--unit" in result.output and "Traceback" not in result.output
     listed = troly(data, "units", "list")
     assert listed.stdout.splitlines() == [f"{UNIT}\t{UNIT_NAME}\t1 documents"]
+
+
+def test_ingest_audits_each_new_document_once_as_the_api_does(ingested: tuple[Result, Result, Path]) -> None:
+    from app.access import AccessControl
+
+    *_, data = ingested
+    added = [e for e in AccessControl(data / "access.sqlite3").audit_log(unit=UNIT) if e.action == "document.add"]
+    assert len(added) == 1  # the second ingest stored nothing new
+    (entry,) = added
+    assert entry.key_id == "cli" and entry.detail["passages"] == 1
+    assert set(entry.detail) == {"title", "passages"} and "Hòa Bình" in str(entry.detail["title"])
