@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,17 +12,7 @@ from app.cli.params import AnswerRateFloor, AnswerRateFloorType, ConfidenceFeatu
 from app.cli.runtime import Runtime, fail_cleanly, pass_runtime
 
 if TYPE_CHECKING:
-    from app.answer.model import AnswerModel
     from app.tuning.training import Example, HeldOut
-
-
-@dataclass(frozen=True)
-class _Fitting:
-    """How the model is fitted, the same for a fit and for each fold of a cross-validation."""
-
-    second_sentence_gap: float
-    false_answer_cost: float
-    without: tuple[str, ...]
 
 
 @click.command()
@@ -87,16 +76,18 @@ def tune(
     folds: int | None,
 ) -> None:
     """Fit the sentence ranker, the confidence and the abstention threshold on dev questions."""
+    from app.tuning.sets import Fitting, cross_validate_sets, fit_sets
+
     sets = [QuestionSet(questions, corpus), *more]
     rates = _rates(sets, floors)
-    fitting = _Fitting(gap, false_answer_cost, without)
+    fitting = Fitting(gap, false_answer_cost, without)
     with fail_cleanly():
         collected, embedder = _collect(runtime, sets, part)
         if folds is not None:
-            _print_cross_validation(_cross_validate(collected, rates, folds, fitting), folds)
+            _print_cross_validation(cross_validate_sets(collected, rates, folds, fitting), folds)
             return
         label = " + ".join(s.questions.name for s in sets) + (f", part {part}" if part else "")
-        model = _fit(collected, rates, label, embedder, fitting)
+        model = fit_sets(collected, rates, label, embedder, fitting)
     target = out or runtime.settings.tuned_model_path
     target.parent.mkdir(parents=True, exist_ok=True)
     model.save(target)
@@ -106,13 +97,13 @@ def tune(
 
 
 def _rates(sets: Sequence[QuestionSet], floors: Sequence[AnswerRateFloor]) -> dict[Path, float]:
-    """Each floor's rate by its question set's resolved path; a floor must name one of the sets."""
+    """Each floor's rate by its question file; a floor must name one of the sets."""
     known = {s.questions.resolve() for s in sets}
     rates: dict[Path, float] = {}
     for floor in floors:
         if floor.questions.resolve() not in known:
             raise click.BadParameter(floor.problem(), param_hint="--keep-answer-rate")
-        rates[floor.questions.resolve()] = floor.rate
+        rates[floor.questions] = floor.rate
     return rates
 
 
@@ -136,44 +127,6 @@ def _collect(runtime: Runtime, sets: Sequence[QuestionSet], part: str | None) ->
                 collected[s.questions] = training.collect(assistant, asked, progress=bar.update)
             embedder = assistant.embedder.name
     return collected, embedder
-
-
-def _fit(
-    collected: Mapping[Path, list[Example]], rates: Mapping[Path, float], label: str, embedder: str, fitting: _Fitting
-) -> AnswerModel:
-    from dataclasses import replace
-
-    from app.tuning import training
-
-    examples = [ex for exs in collected.values() for ex in exs]
-    kept = [(exs, rates[q.resolve()]) for q, exs in collected.items() if q.resolve() in rates]
-    model = training.fit(
-        examples,
-        label,
-        second_sentence_gap=fitting.second_sentence_gap,
-        false_answer_cost=fitting.false_answer_cost,
-        floors=kept,
-        without=fitting.without,
-    )
-    # The weights carry this embedder's cosine scale: the model says which one (a warning at start otherwise).
-    return replace(model, embedder=embedder)
-
-
-def _cross_validate(
-    collected: Mapping[Path, list[Example]], rates: Mapping[Path, float], folds: int, fitting: _Fitting
-) -> dict[str, HeldOut]:
-    from app.evaluation.split import fold_of
-    from app.tuning import training
-
-    return training.cross_validate(
-        {str(q): exs for q, exs in collected.items()},
-        lambda ex: fold_of(ex.question, folds),
-        folds,
-        floors={str(q): rates[q.resolve()] for q in collected if q.resolve() in rates},
-        second_sentence_gap=fitting.second_sentence_gap,
-        false_answer_cost=fitting.false_answer_cost,
-        without=fitting.without,
-    )
 
 
 def _print_cross_validation(held_out: Mapping[str, HeldOut], folds: int) -> None:
