@@ -65,3 +65,9 @@ class Unauthorized(TrolyError):
 
 class Forbidden(TrolyError):
     code = "forbidden"
+
+
+class ReaderUnavailable(TrolyError):
+    """The configured reader cannot run here: weights missing or not the ones it was fitted on."""
+
+    code = "reader_unavailable"

@@ -43,7 +43,19 @@ class Settings(BaseSettings):
     # is one (tuned_model_path), else the model shipped in the package.
     answer_model: Path | None = None
     # What finds the answer in the retrieved passages (app/answer/reader.py); wiring builds it.
-    reader: Literal["lexical"] = "lexical"
+    # "auto": the neural reader where it can run (torch installed, its delta and base weights
+    # present), else the lexical one with a warning; "neural" refuses to start without it.
+    reader: Literal["auto", "lexical", "neural"] = "auto"
+    # The neural reader's delta (troly train-reader). Unset: reader-delta.npz in the data
+    # directory if there is one, else the delta shipped in the package.
+    reader_delta: Path | None = None
+    # Its answer model (troly tune --reader neural). Unset: as answer_model, in the data
+    # directory (neural_answer_model.json), else the shipped one.
+    neural_answer_model: Path | None = None
+    # Sentences the neural reader reads per question: the lexical ranker's best ones.
+    reader_shortlist: int = Field(default=6, ge=1, le=30)
+    # Model passes at once: one pass already uses every core, more would only thrash them.
+    reader_concurrency: int = Field(default=1, ge=1, le=16)
 
     max_question_chars: int = Field(default=1000, ge=10)
     max_top_k: int = Field(default=50, ge=1)
@@ -57,6 +69,14 @@ class Settings(BaseSettings):
     @property
     def eval_history_path(self) -> Path:
         return self.data_dir / "eval_history.sqlite3"
+
+    @property
+    def tuned_reader_delta_path(self) -> Path:
+        return self.data_dir / "reader-delta.npz"
+
+    @property
+    def tuned_neural_model_path(self) -> Path:
+        return self.data_dir / "neural_answer_model.json"
 
     @property
     def tuned_model_path(self) -> Path:

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from app.access import AccessControl
 from app.activity import ActivityLog
 from app.answer.extract import LexicalReader
+from app.answer.features import NEURAL
 from app.answer.model import DEFAULT_MODEL_PATH, AnswerModel
 from app.answer.reader import Reader
 from app.assistant import Assistant
 from app.embedding import Embedder, create_embedder
-from app.errors import InvalidInput
+from app.errors import ReaderUnavailable
 from app.evaluation.history import EvalHistory
 from app.evaluation.results import EvaluationResults
 from app.service.services import Services
 from app.settings import Settings
 from app.store import SqliteStore
+
+log = logging.getLogger(__name__)
 
 
 def answer_model_path(settings: Settings) -> Path:
@@ -37,10 +41,53 @@ def open_assistant(settings: Settings, model: AnswerModel | None = None, embedde
 
 
 def open_reader(settings: Settings, model: AnswerModel) -> Reader:
-    """The reader the settings name. A new reader (neural, LLM) is built here, behind ``Reader``."""
+    """The reader the settings name. A new reader (LLM) is built here, behind ``Reader``.
+
+    ``model``: the lexical answer model, which the neural reader shortlists sentences with.
+    """
+    lexical = LexicalReader(model, max_chars=settings.answer_max_chars)
     if settings.reader == "lexical":
-        return LexicalReader(model, max_chars=settings.answer_max_chars)
-    raise InvalidInput(f"unknown reader {settings.reader!r}")
+        return lexical
+    try:
+        return open_neural_reader(settings, model)
+    except ReaderUnavailable as exc:
+        if settings.reader == "neural":
+            raise
+        log.warning("answering with the lexical reader: %s", exc)
+        return lexical
+
+
+def _first_file(*paths: Path | None) -> Path | None:
+    return next((p for p in paths if p is not None and p.is_file()), None)
+
+
+def reader_delta_path(settings: Settings) -> Path:
+    """The delta the settings name, else the one trained into the data directory, else the shipped one."""
+    from app.answer.neural.delta import DEFAULT_DELTA_PATH
+
+    return settings.reader_delta or _first_file(settings.tuned_reader_delta_path) or DEFAULT_DELTA_PATH
+
+
+def open_neural_reader(settings: Settings, lexical: AnswerModel) -> Reader:
+    try:  # torch and tokenizers come with the `neural` extra, which a lexical-only install may lack
+        from app.answer.neural.reader import NEURAL_MODEL_PATH, NeuralReader
+        from app.answer.neural.scorer import CrossEncoderScorer
+    except ImportError as exc:
+        raise ReaderUnavailable(
+            f"the neural reader needs torch and tokenizers: pip install 'troly[neural]' ({exc})"
+        ) from exc
+
+    delta = reader_delta_path(settings)
+    if not delta.is_file():
+        raise ReaderUnavailable(f"no reader delta at {delta}: fit one with `troly train-reader`")
+    model_path = settings.neural_answer_model or _first_file(settings.tuned_neural_model_path) or NEURAL_MODEL_PATH
+    if not model_path.is_file():
+        raise ReaderUnavailable(
+            f"no answer model for the neural reader at {model_path}: run `troly tune --reader neural`"
+        )
+    combined = AnswerModel.load(model_path, NEURAL)
+    scorer = CrossEncoderScorer.open(delta, concurrency=settings.reader_concurrency, threads=settings.threads or 0)
+    return NeuralReader(lexical, combined, scorer, settings.answer_max_chars, settings.reader_shortlist)
 
 
 def open_services(settings: Settings, assistant: Assistant | None = None) -> Services:

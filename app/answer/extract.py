@@ -25,7 +25,7 @@ class Extraction(Reading):
     sentences: tuple[Candidate, ...]
 
 
-def _clip(text: str, max_chars: int) -> str:
+def clip(text: str, max_chars: int) -> str:
     if len(text) <= max_chars:
         return text
     cut = text.rfind(" ", 0, max_chars - 1)
@@ -80,6 +80,6 @@ class LexicalReader:
         evidence = evidence_features(
             question, hits, candidates, scores, best, idf, sentences, document_periods(hits[chosen.hit])
         )
-        text = _clip(" ".join(c.text for c in sentences), self._max_chars)
+        text = clip(" ".join(c.text for c in sentences), self._max_chars)
         confidence = sigmoid(self._model.confidence(evidence))
         return Extraction(chosen.hit, chosen.start, chosen.end, text, confidence, evidence, sentences)

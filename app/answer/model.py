@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from app.answer.evidence import EVIDENCE_FEATURES, SENTENCE_FEATURES
+from app.answer.features import LEXICAL, FeatureSet
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("model.json")
 
@@ -33,22 +33,23 @@ class AnswerModel:
     embedder: str = ""
 
     @classmethod
-    def untrained(cls) -> AnswerModel:
+    def untrained(cls, features: FeatureSet = LEXICAL) -> AnswerModel:
         """All weights zero: enough to collect the candidates and features that tuning fits on,
         so that tuning never needs a model of the current feature set to exist."""
         return cls(
-            sentence=LinearModel((0.0,) * len(SENTENCE_FEATURES), 0.0),
-            confidence=LinearModel((0.0,) * len(EVIDENCE_FEATURES), 0.0),
+            sentence=LinearModel((0.0,) * len(features.sentence), 0.0),
+            confidence=LinearModel((0.0,) * len(features.evidence), 0.0),
             threshold=0.5,
             trained_on="",
         )
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_MODEL_PATH) -> AnswerModel:
+    def load(cls, path: Path = DEFAULT_MODEL_PATH, features: FeatureSet = LEXICAL) -> AnswerModel:
+        """``features``: the reader's feature set, which the file must have been fitted on."""
         raw = json.loads(path.read_text(encoding="utf-8"))
         sentence = raw["sentence"]
         confidence = raw["confidence"]
-        if tuple(sentence["features"]) != SENTENCE_FEATURES or tuple(confidence["features"]) != EVIDENCE_FEATURES:
+        if tuple(sentence["features"]) != features.sentence or tuple(confidence["features"]) != features.evidence:
             raise ValueError(f"{path}: feature names do not match this version of troly; run `troly tune`")
         return cls(
             sentence=LinearModel(tuple(sentence["weights"]), float(sentence["bias"])),
@@ -59,13 +60,14 @@ class AnswerModel:
             embedder=str(raw.get("embedder", "")),
         )
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, features: FeatureSet = LEXICAL) -> None:
         raw = {
             "trained_on": self.trained_on,
             "threshold": self.threshold,
             "second_sentence_gap": self.second_sentence_gap,
             "embedder": self.embedder,
-            "sentence": {"features": list(SENTENCE_FEATURES), **asdict(self.sentence)},
-            "confidence": {"features": list(EVIDENCE_FEATURES), **asdict(self.confidence)},
+            "reader": features.name,
+            "sentence": {"features": list(features.sentence), **asdict(self.sentence)},
+            "confidence": {"features": list(features.evidence), **asdict(self.confidence)},
         }
         path.write_text(json.dumps(raw, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

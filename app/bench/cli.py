@@ -42,6 +42,8 @@ VARIANTS: dict[str, ServerVariant] = {
             2,
             "OMP_NUM_THREADS=1 and at most 2 questions in the core at once (anyio thread pool of 2)",
         ),
+        ServerVariant("lexical", {"TROLY_READER": "lexical"}, None, "`troly serve` with the lexical reader"),
+        ServerVariant("neural", {"TROLY_READER": "neural"}, None, "`troly serve` with the neural reader"),
         ServerVariant(
             "omp1-pool4",
             {"OMP_NUM_THREADS": "1"},

@@ -14,10 +14,11 @@ from app.cli.fusion_grid import fusion_grid
 from app.cli.keys import keys
 from app.cli.root import main
 from app.cli.serve import serve
+from app.cli.train_reader import train_reader
 from app.cli.tune import tune
 from app.cli.units import units
 
-for _command in (serve, ingest, ask, units, eval_group, tune, fusion_grid, keys, bench):
+for _command in (serve, ingest, ask, units, eval_group, tune, train_reader, fusion_grid, keys, bench):
     main.add_command(_command)
 
 __all__ = ["main"]

@@ -64,7 +64,7 @@ def eval_run(
 
     from app.evaluation.dataset import load_questions
     from app.evaluation.history import EvalHistory
-    from app.evaluation.outcomes import summarise
+    from app.evaluation.outcomes import confidence_auc, summarise
     from app.evaluation.runner import run
     from app.evaluation.split import select_part
     from app.evaluation.targets import InProcess, OverHttp
@@ -89,6 +89,7 @@ def eval_run(
             str(questions), corpus_label, units.pop() if len(units) == 1 else None, description, summary, records
         )
     _print_summary(summary, target, saved.id)
+    click.echo(f"confidence ROC AUC {confidence_auc(records):7.3f}  (right drafts against every other question)")
     if fail_under and not summary.meets(target):
         sys.exit(1)
 

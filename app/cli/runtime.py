@@ -57,6 +57,8 @@ class Runtime:
         from app.wiring import answer_model_path
 
         overrides: dict[str, object] = {"data_dir": scratch}
+        if untrained:  # nothing reads with an untrained model: only candidates are collected
+            overrides["reader"] = "lexical"
         if threshold is not None:
             overrides["abstain_threshold"] = threshold
         # The model is resolved against the real data directory: the scratch one holds no tuned model.

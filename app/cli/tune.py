@@ -61,6 +61,14 @@ if TYPE_CHECKING:
     help="Write no model: for each of K folds of the questions, fit on the others and score the "
     "confidence on it; print the out-of-fold figures of each question set.",
 )
+@click.option(
+    "--reader",
+    type=click.Choice(["lexical", "neural"]),
+    default="lexical",
+    show_default=True,
+    help="The reader whose answer model to fit: neural adds the cross-encoder's scores to the lexical "
+    "features [default out: neural_answer_model.json in the data directory].",
+)
 @pass_runtime
 def tune(
     runtime: Runtime,
@@ -74,23 +82,29 @@ def tune(
     floors: tuple[AnswerRateFloor, ...],
     without: tuple[str, ...],
     folds: int | None,
+    reader: str,
 ) -> None:
     """Fit the sentence ranker, the confidence and the abstention threshold on dev questions."""
+    from app.answer.features import FEATURE_SETS
     from app.tuning.sets import Fitting, cross_validate_sets, fit_sets
 
     sets = [QuestionSet(questions, corpus), *more]
     rates = _rates(sets, floors)
-    fitting = Fitting(gap, false_answer_cost, without)
+    fitting = Fitting(gap, false_answer_cost, without, FEATURE_SETS[reader])
     with fail_cleanly():
         collected, embedder = _collect(runtime, sets, part)
+        if reader == "neural":
+            collected = _read_shortlists(runtime, collected)
         if folds is not None:
             _print_cross_validation(cross_validate_sets(collected, rates, folds, fitting), folds)
             return
         label = " + ".join(s.questions.name for s in sets) + (f", part {part}" if part else "")
         model = fit_sets(collected, rates, label, embedder, fitting)
-    target = out or runtime.settings.tuned_model_path
+    target = out or (
+        runtime.settings.tuned_neural_model_path if reader == "neural" else runtime.settings.tuned_model_path
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
-    model.save(target)
+    model.save(target, fitting.features)
     click.echo(
         f"fitted on {sum(map(len, collected.values()))} questions; threshold {model.threshold:.3f}; wrote {target}"
     )
@@ -127,6 +141,25 @@ def _collect(runtime: Runtime, sets: Sequence[QuestionSet], part: str | None) ->
                 collected[s.questions] = training.collect(assistant, asked, progress=bar.update)
             embedder = assistant.embedder.name
     return collected, embedder
+
+
+def _read_shortlists(runtime: Runtime, collected: dict[Path, list[Example]]) -> dict[Path, list[Example]]:
+    """Each example's lexical shortlist, re-read by the neural reader's cross-encoder."""
+    from tqdm import tqdm
+
+    from app.answer.model import AnswerModel
+    from app.answer.neural.scorer import CrossEncoderScorer
+    from app.tuning.neural_examples import with_reader
+    from app.wiring import answer_model_path, reader_delta_path
+
+    settings = runtime.settings
+    scorer = CrossEncoderScorer.open(reader_delta_path(settings), threads=settings.threads or 0)
+    lexical = AnswerModel.load(answer_model_path(settings))
+    out: dict[Path, list[Example]] = {}
+    for path, examples in collected.items():
+        with tqdm(total=len(examples), desc=f"reading {path.name}", unit="q", disable=None) as bar:
+            out[path] = with_reader(examples, lexical, scorer, settings.reader_shortlist, progress=bar.update)
+    return out
 
 
 def _print_cross_validation(held_out: Mapping[str, HeldOut], folds: int) -> None:

@@ -236,13 +236,18 @@ class KnowledgeBase:
             top = reciprocal_rank_fusion(dense, lexical, k=s.rrf_k, lexical_weight=s.lexical_weight)[:depth]
         with watch.lap("store"):
             stored = {p.key: p for p in self.store.passages([f.key for f in top])}
+        cosine: dict[int, float] = {}
+        if s.retrieval == "lexical":
+            # No dense ranking ran, but the readers weigh every hit's cosine: score the hits themselves.
+            vector = self._query_vector(question)
+            cosine = {k: float(p.vector @ vector) for k, p in stored.items() if p.vector is not None}
         return [
             PassageHit(
                 passage=stored[f.key].passage,
                 title=stored[f.key].title,
                 date=stored[f.key].date,
                 score=f.score,
-                dense=f.dense,
+                dense=cosine.get(f.key) if s.retrieval == "lexical" else f.dense,
                 lexical=f.lexical,
                 dense_rank=f.dense_rank,
                 lexical_rank=f.lexical_rank,

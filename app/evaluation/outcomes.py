@@ -103,6 +103,26 @@ def trade_off(records: Sequence[Record], thresholds: Sequence[float] | None = No
     return points
 
 
+def confidence_auc(records: Sequence[Record]) -> float:
+    """ROC AUC of the confidence: drafts that hold an expected answer against every other question
+    (wrong drafts, unanswerable ones), i.e. how well the confidence orders what to answer; nan
+    with one class only."""
+    right = np.array(
+        [bool(r.question.answerable and contains_answer(r.draft or r.answer, r.question.answers)) for r in records]
+    )
+    if right.all() or not right.any():
+        return float("nan")
+    scores = np.array([r.confidence for r in records])
+    ranks = np.empty(len(scores))
+    order = scores.argsort(kind="mergesort")
+    ranks[order] = np.arange(1, len(scores) + 1)
+    for value in np.unique(scores):  # ties share their mean rank
+        tied = scores == value
+        ranks[tied] = ranks[tied].mean()
+    positives = int(right.sum())
+    return float((ranks[right].sum() - positives * (positives + 1) / 2) / (positives * (len(scores) - positives)))
+
+
 def _share(n: int, d: int) -> float:
     return n / d if d else 0.0
 

@@ -62,6 +62,7 @@ class InProcess:
                     }
                 ),
                 "abstain_threshold": self.assistant.threshold,
+                "reader": type(self.assistant.answerer.reader).__name__,
             },
         }
 

@@ -20,6 +20,9 @@ class StoredPassage:
     passage: Passage
     title: str
     date: str | None
+    # The passage's embedding: lexical-only retrieval scores its hits with it (the readers'
+    # features need a dense score for every hit).
+    vector: npt.NDArray[np.float32] | None = None
 
 
 @dataclass(frozen=True)

@@ -226,7 +226,7 @@ class SqliteStore:
         rows = (
             self._db()
             .execute(
-                'SELECT p.key, p.id, p.document_id, p.unit, p.seq, p.start, p."end", p.text, d.title, d.date'
+                'SELECT p.key, p.id, p.document_id, p.unit, p.seq, p.start, p."end", p.text, d.title, d.date, p.vector'
                 f" FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.key IN ({marks})",
                 [int(k) for k in keys],
             )
@@ -238,6 +238,7 @@ class SqliteStore:
                 passage=Passage(id=r[1], document_id=r[2], unit=r[3], seq=r[4], start=r[5], end=r[6], text=r[7]),
                 title=r[8],
                 date=r[9],
+                vector=np.frombuffer(r[10], dtype=np.float32),
             )
             for r in rows
         }

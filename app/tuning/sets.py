@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from app.answer.features import LEXICAL, FeatureSet
 from app.answer.model import AnswerModel
 from app.evaluation.split import fold_of
 from app.tuning import training
@@ -24,6 +25,7 @@ class Fitting:
     second_sentence_gap: float = 2.0
     false_answer_cost: float = 1.0
     without: tuple[str, ...] = ()
+    features: FeatureSet = LEXICAL  # the reader's: what the examples' candidates carry
 
 
 def _floors_of(collected: Collected, floors: Mapping[Path, float]) -> dict[Path, float]:
@@ -45,6 +47,7 @@ def fit_sets(
         false_answer_cost=fitting.false_answer_cost,
         floors=[(collected[q], rate) for q, rate in kept.items()],
         without=fitting.without,
+        features=fitting.features,
     )
     # The weights carry this embedder's cosine scale: the model says which one (a warning at start otherwise).
     return replace(model, embedder=embedder)
@@ -62,4 +65,5 @@ def cross_validate_sets(
         second_sentence_gap=fitting.second_sentence_gap,
         false_answer_cost=fitting.false_answer_cost,
         without=fitting.without,
+        features=fitting.features,
     )

@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.answer.evidence import EVIDENCE_FEATURES, Evidence, evidence_features, sigmoid
+from app.answer.evidence import Evidence, evidence_features, sigmoid
 from app.answer.extract import choose
+from app.answer.features import LEXICAL, FeatureSet
 from app.answer.model import AnswerModel, LinearModel
 from app.assistant import Assistant
 from app.errors import InvalidInput
@@ -69,7 +70,9 @@ def _fit(x: np.ndarray, y: np.ndarray) -> LinearModel:
     return LinearModel(tuple(float(w) for w in weights), bias)
 
 
-def decide(examples: Sequence[Example], model: AnswerModel, max_chars: int = 400) -> list[Decision]:
+def decide(
+    examples: Sequence[Example], model: AnswerModel, max_chars: int = 400, features: FeatureSet = LEXICAL
+) -> list[Decision]:
     """What the extractor would answer for each example under ``model``, and whether it is right."""
     out = []
     for ex in examples:
@@ -83,7 +86,7 @@ def decide(examples: Sequence[Example], model: AnswerModel, max_chars: int = 400
         document = ex.evidence.periods[hit.passage.id]
         feats = evidence_features(
             ex.evidence.profile, ex.evidence.hits, cands, scores, best, ex.evidence.idf, sentences, document
-        )
+        ) + features.extra_evidence(cands, best)
         correct = q.answerable and contains_answer(" ".join(c.text for c in sentences), q.answers)
         out.append(Decision(sigmoid(model.confidence(feats)), correct, q.answerable, feats))
     return out
@@ -126,10 +129,12 @@ def fit(
     false_answer_cost: float = 1.0,
     floors: Sequence[tuple[Sequence[Example], float]] = (),
     without: Sequence[str] = (),
+    features: FeatureSet = LEXICAL,
 ) -> AnswerModel:
     """``floors``: question sets (among ``examples``) whose answer rate the threshold must keep;
-    ``without``: confidence features left out (their weight is 0), to measure what each one brings."""
-    unknown = set(without) - set(EVIDENCE_FEATURES)
+    ``without``: confidence features left out (their weight is 0), to measure what each one brings;
+    ``features``: the reader's feature set, which the examples' candidates carry."""
+    unknown = set(without) - set(features.evidence)
     if unknown:
         raise InvalidInput(f"unknown confidence features: {', '.join(sorted(unknown))}")
     rows: list[tuple[float, ...]] = []
@@ -143,19 +148,19 @@ def fit(
     sentence = _fit(np.array(rows), np.array(labels))
     draft = AnswerModel(
         sentence=sentence,
-        confidence=LinearModel((0.0,) * len(EVIDENCE_FEATURES), 0.0),
+        confidence=LinearModel((0.0,) * len(features.evidence), 0.0),
         threshold=0.5,
         trained_on=trained_on,
         second_sentence_gap=second_sentence_gap,
     )
-    decisions = [d for d in decide(examples, draft) if d.features]
+    decisions = [d for d in decide(examples, draft, features=features) if d.features]
     x = np.array([d.features for d in decisions])
     # A constant column gets no weight from the standardised regression.
-    x[:, [EVIDENCE_FEATURES.index(f) for f in without]] = 0.0
+    x[:, [features.evidence.index(f) for f in without]] = 0.0
     confidence = _fit(x, np.array([d.correct for d in decisions]))
     model = replace(draft, confidence=confidence)
-    kept = [(decide(subset, model), rate) for subset, rate in floors]
-    return replace(model, threshold=best_threshold(decide(examples, model), false_answer_cost, kept))
+    kept = [(decide(subset, model, features=features), rate) for subset, rate in floors]
+    return replace(model, threshold=best_threshold(decide(examples, model, features=features), false_answer_cost, kept))
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,7 @@ def cross_validate(
     second_sentence_gap: float = 2.0,
     false_answer_cost: float = 1.0,
     without: Sequence[str] = (),
+    features: FeatureSet = LEXICAL,
 ) -> dict[str, HeldOut]:
     """For each fold, fits on the others (all sets together, as ``troly tune`` does) and decides
     that fold's questions; returns every set's out-of-fold decisions. ``floors``: answer rates
@@ -219,8 +225,9 @@ def cross_validate(
             false_answer_cost=false_answer_cost,
             floors=kept,
             without=without,
+            features=features,
         )
         for name, exs in sets.items():
             held = [ex for ex in exs if fold(ex) == k]
-            decided[name].extend((d, model.threshold) for d in decide(held, model))
+            decided[name].extend((d, model.threshold) for d in decide(held, model, features=features))
     return {name: HeldOut([d for d, _ in pairs], [t for _, t in pairs]) for name, pairs in decided.items()}

@@ -12,6 +12,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from app.answer.features import LEXICAL, FeatureSet
 from app.errors import InvalidInput
 from app.evaluation.dataset import Question
 from app.tuning import training
@@ -102,7 +103,8 @@ def test_cross_validation_decides_each_question_with_a_model_that_never_saw_it(
         fitted.append({"ids": frozenset(e.question.id for e in examples), **kwargs})
         return _Model(len(fitted) / 10, frozenset(e.question.id for e in examples))
 
-    def fake_decide(examples: list[Any], model: _Model) -> list[Decision]:
+    def fake_decide(examples: list[Any], model: _Model, features: FeatureSet = LEXICAL) -> list[Decision]:
+        assert features is LEXICAL  # the features the fit was asked for reach every decision
         assert not {e.question.id for e in examples} & model.trained_on
         return [Decision(0.5, e.question.answerable, e.question.answerable, ()) for e in examples]
 

@@ -1,0 +1,87 @@
+"""The reader's delta file: the fitted tensors (fp16, npz: no pickle) and its model card.
+
+``reader-delta.npz`` holds the tensors and, under ``__card__``, the card as JSON: the recipe
+(which layers are adapted, the adapter rank), the base weights' sha256, the data it was
+fitted on and its held-out figures. One file, so the card can never belong to other weights.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.errors import ReaderUnavailable
+
+DEFAULT_DELTA_PATH = Path(__file__).with_name("reader-delta.npz")
+_CARD = "__card__"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    adapt_from: int = 8  # the first adapted layer (0-based): layers below stay frozen
+    rank: int = 16
+    alpha: float = 32.0
+    candidates: int = 5  # sentences per question in training: its answers and the hardest others
+    steps: int = 0
+    questions_per_step: int = 8
+    learning_rate: float = 5e-4
+    seed: int = 13
+
+
+@dataclass(frozen=True)
+class Card:
+    recipe: Recipe
+    base_sha256: str
+    trained_on: list[str] = field(default_factory=list)  # the question sets, with their parts
+    licences: list[str] = field(default_factory=list)
+    command: str = ""
+    figures: dict[str, Any] = field(default_factory=dict)  # filled by the held-out evaluation
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Card:
+        raw = json.loads(text)
+        return cls(
+            recipe=Recipe(**raw["recipe"]),
+            base_sha256=str(raw["base_sha256"]),
+            trained_on=list(raw.get("trained_on", [])),
+            licences=list(raw.get("licences", [])),
+            command=str(raw.get("command", "")),
+            figures=dict(raw.get("figures", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Delta:
+    card: Card
+    tensors: dict[str, np.ndarray]  # parameter name → values (float32 once loaded)
+
+
+def save_delta(path: Path, delta: Delta) -> None:
+    arrays: dict[str, Any] = {name: values.astype(np.float16) for name, values in delta.tensors.items()}
+    arrays[_CARD] = np.frombuffer(delta.card.to_json().encode("utf-8"), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, allow_pickle=False, **arrays)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(buffer.getvalue())
+    tmp.replace(path)
+
+
+def load_delta(path: Path = DEFAULT_DELTA_PATH) -> Delta:
+    if not path.is_file():
+        raise ReaderUnavailable(f"no reader delta at {path}: fit one with `troly train-reader`")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            card = Card.from_json(bytes(data[_CARD]).decode("utf-8"))
+            tensors = {name: data[name].astype(np.float32) for name in data.files if name != _CARD}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReaderUnavailable(f"{path} is not a reader delta ({exc})") from exc
+    return Delta(card, tensors)

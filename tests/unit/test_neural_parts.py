@@ -1,0 +1,80 @@
+"""The neural reader's pieces that need no model: shortlist, features, loss, delta file, set syntax."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import click
+import numpy as np
+import pytest
+import torch
+
+from app.answer.evidence import Candidate
+from app.answer.features import NEURAL, reader_evidence
+from app.answer.neural.delta import Card, Delta, Recipe, load_delta, save_delta
+from app.answer.neural.reader import shortlist
+from app.cli.train_reader import TrainingSetType
+from app.errors import ReaderUnavailable
+from app.tuning.reader_training import Group, _listwise_loss
+
+
+def _candidate(text: str, logit: float = 0.0) -> Candidate:
+    return Candidate(hit=0, start=0, end=len(text), text=text, features=(0.0,) * 9 + (logit,))
+
+
+def test_the_shortlist_takes_the_best_lexical_candidates_each_text_once() -> None:
+    candidates = [_candidate(t) for t in ("a", "b", "a", "c", "d")]
+    assert shortlist(candidates, [0.9, 0.1, 0.8, 0.5, 0.7], 3) == [0, 4, 3]
+    assert shortlist(candidates, [0.9, 0.1, 0.8, 0.5, 0.7], 10) == [0, 4, 3, 1]
+
+
+def test_reader_evidence_is_the_chosen_logit_and_the_log_odds_of_any_answer() -> None:
+    candidates = [_candidate("a", 2.0), _candidate("b", -1.0)]
+    chosen, anywhere = reader_evidence(candidates, 1)
+    assert chosen == -1.0
+    assert anywhere == pytest.approx(math.log(math.exp(2.0) + math.exp(-1.0)))
+    assert len(NEURAL.evidence) == len(NEURAL.sentence) - 9 + 15 + 1
+
+
+def test_the_loss_wants_the_answering_pair_or_none() -> None:
+    answerable = Group(True, (False, True), ((1,), (2,)))
+    unanswerable = Group(False, (False, False), ((1,), (2,)))
+    right = torch.tensor([-3.0, 3.0])
+    wrong = torch.tensor([3.0, -3.0])
+    assert _listwise_loss(right, [answerable]) < _listwise_loss(wrong, [answerable])
+    low, high = torch.tensor([-4.0, -4.0]), torch.tensor([4.0, 4.0])
+    assert _listwise_loss(low, [unanswerable]) < _listwise_loss(high, [unanswerable])
+    # -log P(none) with logits (0, -4, -4) against the "none" option of logit 0
+    expected = math.log(1 + 2 * math.exp(-4.0))
+    assert float(_listwise_loss(low, [unanswerable])) == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_delta_keeps_its_tensors_and_card(tmp_path: Path) -> None:
+    tensors = {"head.0.weight": np.arange(6, dtype=np.float32).reshape(2, 3)}
+    card = Card(Recipe(adapt_from=9, rank=4), "ab" * 32, trained_on=["x.jsonl part 1/2"], command="troly train-reader")
+    path = tmp_path / "delta.npz"
+    save_delta(path, Delta(card, tensors))
+    loaded = load_delta(path)
+    assert loaded.card == card
+    np.testing.assert_array_equal(loaded.tensors["head.0.weight"], tensors["head.0.weight"])
+
+
+def test_a_file_that_is_no_delta_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "delta.npz"
+    path.write_bytes(b"not a zip")
+    with pytest.raises(ReaderUnavailable, match="is not a reader delta"):
+        load_delta(path)
+    with pytest.raises(ReaderUnavailable, match="troly train-reader"):
+        load_delta(tmp_path / "missing.npz")
+
+
+def test_training_sets_name_their_part(tmp_path: Path) -> None:
+    questions, corpus = tmp_path / "q.jsonl", tmp_path / "c.jsonl"
+    questions.write_text("")
+    corpus.write_text("")
+    parsed = TrainingSetType().convert(f"{questions}={corpus}:1/2", None, None)
+    assert (parsed.questions, parsed.corpus, parsed.part) == (questions, corpus, "1/2")
+    assert TrainingSetType().convert(f"{questions}={corpus}", None, None).part is None
+    with pytest.raises(click.BadParameter, match="QUESTIONS=CORPUS"):
+        TrainingSetType().convert(f"{questions}={tmp_path / 'nothing'}", None, None)
