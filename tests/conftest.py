@@ -49,6 +49,7 @@ FOLDER_MARKERS = {"unit": ("unit",), "integration": ("integration",), "browser":
 hypothesis.settings.register_profile("troly", deadline=None)
 hypothesis.settings.load_profile("troly")
 
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Marks every test by its folder, so that ``-m unit`` or ``-m "not integration"`` select folders
     exactly; a unit test marked integration by hand is an error (it belongs in tests/integration)."""
