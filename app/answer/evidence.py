@@ -200,3 +200,7 @@ class Evidence:
     candidates: list[Candidate]
     idf: Idf
     periods: dict[str, Periods]  # the periods each hit's document names, by passage id
+
+    def document_periods(self, hit: PassageHit) -> Periods:
+        """What a reader asks for the answering hit (``DocumentPeriodsOf``), from the periods kept."""
+        return self.periods[hit.passage.id]

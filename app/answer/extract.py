@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.answer.evidence import Candidate, Idf, evidence_features, sentence_candidates, sigmoid
+from app.answer.features import LEXICAL, FeatureSet
 from app.answer.model import AnswerModel
 from app.answer.question import QuestionProfile
 from app.answer.reader import DocumentPeriodsOf, Reading
@@ -51,6 +52,30 @@ def choose(
     return order[0], (best,)
 
 
+def judge(
+    model: AnswerModel,
+    features: FeatureSet,
+    question: QuestionProfile,
+    hits: Sequence[PassageHit],
+    candidates: Sequence[Candidate],
+    idf: Idf,
+    document_periods: DocumentPeriodsOf,
+    max_chars: int,
+) -> Extraction:
+    """The answer ``model`` gives over non-empty ``candidates`` (each carrying ``features.sentence``):
+    the ranked best sentence, perhaps with the runner-up, and the confidence in it. Every reader
+    and the tuning that fits their models decide through here."""
+    scores = [model.sentence(c.features) for c in candidates]
+    best, sentences = choose(candidates, scores, model.second_sentence_gap, max_chars)
+    chosen = candidates[best]
+    evidence = evidence_features(
+        question, hits, candidates, scores, best, idf, sentences, document_periods(hits[chosen.hit])
+    ) + features.extra_evidence(candidates, best)
+    text = clip(" ".join(c.text for c in sentences), max_chars)
+    confidence = sigmoid(model.confidence(evidence))
+    return Extraction(chosen.hit, chosen.start, chosen.end, text, confidence, evidence, tuple(sentences))
+
+
 class LexicalReader:
     """The ``lexical`` reader: the fitted sentence ranker picks the answer, the fitted confidence judges it."""
 
@@ -74,12 +99,4 @@ class LexicalReader:
         candidates = sentence_candidates(question, hits, idf)
         if not candidates:
             return None
-        scores = [self._model.sentence(c.features) for c in candidates]
-        best, sentences = choose(candidates, scores, self._model.second_sentence_gap, self._max_chars)
-        chosen = candidates[best]
-        evidence = evidence_features(
-            question, hits, candidates, scores, best, idf, sentences, document_periods(hits[chosen.hit])
-        )
-        text = clip(" ".join(c.text for c in sentences), self._max_chars)
-        confidence = sigmoid(self._model.confidence(evidence))
-        return Extraction(chosen.hit, chosen.start, chosen.end, text, confidence, evidence, sentences)
+        return judge(self._model, LEXICAL, question, hits, candidates, idf, document_periods, self._max_chars)

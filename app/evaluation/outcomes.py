@@ -103,24 +103,24 @@ def trade_off(records: Sequence[Record], thresholds: Sequence[float] | None = No
     return points
 
 
+def roc_auc(positive: Sequence[float], negative: Sequence[float]) -> float:
+    """The chance that a positive scores above a negative (ties count half); nan without both."""
+    if not positive or not negative:
+        return float("nan")
+    p = np.asarray(positive, dtype=np.float64)[:, None]
+    n = np.asarray(negative, dtype=np.float64)[None, :]
+    return float((p > n).mean() + 0.5 * (p == n).mean())
+
+
 def confidence_auc(records: Sequence[Record]) -> float:
     """ROC AUC of the confidence: drafts that hold an expected answer against every other question
     (wrong drafts, unanswerable ones), i.e. how well the confidence orders what to answer; nan
     with one class only."""
-    right = np.array(
-        [bool(r.question.answerable and contains_answer(r.draft or r.answer, r.question.answers)) for r in records]
+    right = [bool(r.question.answerable and contains_answer(r.draft or r.answer, r.question.answers)) for r in records]
+    return roc_auc(
+        [r.confidence for r, ok in zip(records, right, strict=True) if ok],
+        [r.confidence for r, ok in zip(records, right, strict=True) if not ok],
     )
-    if right.all() or not right.any():
-        return float("nan")
-    scores = np.array([r.confidence for r in records])
-    ranks = np.empty(len(scores))
-    order = scores.argsort(kind="mergesort")
-    ranks[order] = np.arange(1, len(scores) + 1)
-    for value in np.unique(scores):  # ties share their mean rank
-        tied = scores == value
-        ranks[tied] = ranks[tied].mean()
-    positives = int(right.sum())
-    return float((ranks[right].sum() - positives * (positives + 1) / 2) / (positives * (len(scores) - positives)))
 
 
 def _share(n: int, d: int) -> float:

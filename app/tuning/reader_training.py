@@ -28,7 +28,7 @@ from app.answer.neural.tokenizer import E5Tokenizer
 from app.answer.neural.weights import BaseWeights
 from app.errors import InvalidInput
 from app.evaluation.dataset import Question
-from app.evaluation.outcomes import contains_answer
+from app.evaluation.outcomes import contains_answer, roc_auc
 
 if TYPE_CHECKING:
     import torch
@@ -199,14 +199,6 @@ class ReaderFigures:
         return dict(self.__dict__)
 
 
-def _auc(positive: Sequence[float], negative: Sequence[float]) -> float:
-    if not positive or not negative:
-        return float("nan")
-    p = np.asarray(positive)[:, None]
-    n = np.asarray(negative)[None, :]
-    return float((p > n).mean() + 0.5 * (p == n).mean())
-
-
 def reader_figures(
     questions: Sequence[Question],
     shortlists: Sequence[tuple[list[float], list[float], list[bool]]],
@@ -233,6 +225,6 @@ def reader_figures(
         answerable_with_answer_read=read,
         top1_reader=hits_reader / read if read else float("nan"),
         top1_lexical=hits_lexical / read if read else float("nan"),
-        auc_reader=_auc(any_answerable, any_unanswerable),
-        auc_lexical=_auc(lex_answerable, lex_unanswerable),
+        auc_reader=roc_auc(any_answerable, any_unanswerable),
+        auc_lexical=roc_auc(lex_answerable, lex_unanswerable),
     )

@@ -13,14 +13,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.answer.evidence import Evidence, evidence_features, sigmoid
-from app.answer.extract import choose
+from app.answer.evidence import Evidence
+from app.answer.extract import judge
 from app.answer.features import LEXICAL, FeatureSet
 from app.answer.model import AnswerModel, LinearModel
 from app.assistant import Assistant
 from app.errors import InvalidInput
 from app.evaluation.dataset import Question
-from app.evaluation.outcomes import contains_answer
+from app.evaluation.outcomes import contains_answer, roc_auc
 
 
 @dataclass(frozen=True)
@@ -80,15 +80,10 @@ def decide(
         if not cands:
             out.append(Decision(0.0, False, q.answerable, ()))
             continue
-        scores = [model.sentence(c.features) for c in cands]
-        best, sentences = choose(cands, scores, model.second_sentence_gap, max_chars)
-        hit = ex.evidence.hits[cands[best].hit]
-        document = ex.evidence.periods[hit.passage.id]
-        feats = evidence_features(
-            ex.evidence.profile, ex.evidence.hits, cands, scores, best, ex.evidence.idf, sentences, document
-        ) + features.extra_evidence(cands, best)
-        correct = q.answerable and contains_answer(" ".join(c.text for c in sentences), q.answers)
-        out.append(Decision(sigmoid(model.confidence(feats)), correct, q.answerable, feats))
+        ev = ex.evidence
+        found = judge(model, features, ev.profile, ev.hits, cands, ev.idf, ev.document_periods, max_chars)
+        correct = q.answerable and contains_answer(" ".join(c.text for c in found.sentences), q.answers)
+        out.append(Decision(found.confidence, correct, q.answerable, found.evidence))
     return out
 
 
@@ -173,12 +168,9 @@ class HeldOut:
     @property
     def auc(self) -> float:
         """ROC AUC of the confidence, correct answers against everything else (nan with one class)."""
-        from sklearn.metrics import roc_auc_score
-
-        labels = [d.correct for d in self.decisions]
-        if all(labels) or not any(labels):
-            return float("nan")
-        return float(roc_auc_score(labels, [d.confidence for d in self.decisions]))
+        return roc_auc(
+            [d.confidence for d in self.decisions if d.correct], [d.confidence for d in self.decisions if not d.correct]
+        )
 
     @property
     def log_loss(self) -> float:

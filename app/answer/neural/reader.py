@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from app.answer.evidence import Candidate, Idf, evidence_features, sentence_candidates, sigmoid
-from app.answer.extract import Extraction, choose, clip
+from app.answer.evidence import Candidate, Idf, sentence_candidates
+from app.answer.extract import Extraction, judge
 from app.answer.features import NEURAL
 from app.answer.model import AnswerModel
 from app.answer.neural.scorer import PairScorer
@@ -98,12 +98,4 @@ class NeuralReader:
         if not candidates:
             return None
         short = read_shortlist(question, hits, candidates, self._lexical, self._scorer, self._size)
-        scores = [self._model.sentence(c.features) for c in short]
-        best, sentences = choose(short, scores, self._model.second_sentence_gap, self._max_chars)
-        chosen = short[best]
-        evidence = evidence_features(
-            question, hits, short, scores, best, idf, sentences, document_periods(hits[chosen.hit])
-        ) + NEURAL.extra_evidence(short, best)
-        text = clip(" ".join(c.text for c in sentences), self._max_chars)
-        confidence = sigmoid(self._model.confidence(evidence))
-        return Extraction(chosen.hit, chosen.start, chosen.end, text, confidence, evidence, sentences)
+        return judge(self._model, NEURAL, question, hits, short, idf, document_periods, self._max_chars)
