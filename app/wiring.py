@@ -78,8 +78,6 @@ def open_neural_reader(settings: Settings, lexical: AnswerModel) -> Reader:
         ) from exc
 
     delta = reader_delta_path(settings)
-    if not delta.is_file():
-        raise ReaderUnavailable(f"no reader delta at {delta}: fit one with `troly train-reader`")
     model_path = settings.neural_answer_model or _first_file(settings.tuned_neural_model_path) or NEURAL_MODEL_PATH
     if not model_path.is_file():
         raise ReaderUnavailable(

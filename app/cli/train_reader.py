@@ -154,7 +154,7 @@ def _write_figures(runtime: Runtime, delta_path: Path, held_out: tuple[TrainingS
 
     from app.answer.model import AnswerModel
     from app.answer.neural.delta import load_delta, save_delta
-    from app.answer.neural.reader import pair_text, shortlist
+    from app.answer.neural.reader import read_shortlist
     from app.answer.neural.scorer import CrossEncoderScorer
     from app.evaluation.dataset import load_questions
     from app.evaluation.outcomes import contains_answer
@@ -173,11 +173,14 @@ def _write_figures(runtime: Runtime, delta_path: Path, held_out: tuple[TrainingS
             rows: list[tuple[list[float], list[float], list[bool]]] = []
             for q in tqdm(asked, desc=f"held out {s}", unit="q", disable=None):
                 ev = assistant.evidence(q.question, q.unit)
-                scores = [lexical.sentence(c.features) for c in ev.candidates]
-                keep = shortlist(ev.candidates, scores, size)
-                pairs = [pair_text(ev.profile.text, ev.hits[ev.candidates[i].hit], ev.candidates[i]) for i in keep]
-                labels = [q.answerable and contains_answer(ev.candidates[i].text, q.answers) for i in keep]
-                rows.append((scorer.score(pairs), [scores[i] for i in keep], labels))
+                short = read_shortlist(ev.profile, ev.hits, ev.candidates, lexical, scorer, size)
+                rows.append(
+                    (
+                        [c.features[-1] for c in short],  # the reader's logit, the last feature
+                        [lexical.sentence(c.features[:-1]) for c in short],
+                        [q.answerable and contains_answer(c.text, q.answers) for c in short],
+                    )
+                )
         result = reader_figures(asked, rows)
         figures[str(s)] = result.as_dict()
         click.echo(

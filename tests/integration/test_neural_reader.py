@@ -132,7 +132,7 @@ def test_a_delta_for_other_base_weights_is_refused(base: BaseWeights, tmp_path: 
     save_delta(path, Delta(Card(Recipe(adapt_from=10, rank=4, alpha=8.0), "0" * 64), tensors))
     assert set(load_delta(path).tensors) == set(tensors)
     with pytest.raises(ReaderUnavailable, match="fitted on other base weights"):
-        CrossEncoderScorer(base, path)
+        CrossEncoderScorer(base, load_delta(path))
 
 
 def test_without_its_delta_the_service_answers_with_the_lexical_reader(

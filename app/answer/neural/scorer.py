@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from app.answer.neural.delta import DEFAULT_DELTA_PATH, Card, load_delta
+from app.answer.neural.delta import DEFAULT_DELTA_PATH, Card, Delta, load_delta
 from app.answer.neural.tokenizer import E5Tokenizer, PairText
 from app.answer.neural.weights import BaseWeights, read_base_weights
 from app.errors import ReaderUnavailable
@@ -30,17 +30,14 @@ class PairScorer(Protocol):
 
 
 class CrossEncoderScorer:
-    def __init__(
-        self, weights: BaseWeights, delta_path: Path = DEFAULT_DELTA_PATH, concurrency: int = 1, threads: int = 0
-    ) -> None:
+    def __init__(self, weights: BaseWeights, delta: Delta, concurrency: int = 1, threads: int = 0) -> None:
         import torch
 
         from app.answer.neural.encoder import CrossEncoder, Encoder
 
-        delta = load_delta(delta_path)
         if delta.card.base_sha256 != weights.sha256:
             raise ReaderUnavailable(
-                f"{delta_path} was fitted on other base weights (sha256 {delta.card.base_sha256[:12]}…) than "
+                f"the reader delta was fitted on other base weights (sha256 {delta.card.base_sha256[:12]}…) than "
                 f"these ({weights.sha256[:12]}…): refit it with `troly train-reader`"
             )
         r = delta.card.recipe
@@ -48,7 +45,7 @@ class CrossEncoderScorer:
         state = {name: torch.from_numpy(values) for name, values in delta.tensors.items()}
         expected = set(model.delta())
         if set(state) != expected:
-            raise ReaderUnavailable(f"{delta_path} does not hold the tensors its recipe names: refit it")
+            raise ReaderUnavailable("the reader delta does not hold the tensors its recipe names: refit it")
         model.load_state_dict(state, strict=False)
         self.model = model.eval()
         self.card: Card = delta.card
@@ -64,7 +61,8 @@ class CrossEncoderScorer:
         except ImportError as exc:
             raise ReaderUnavailable("the neural reader needs torch: pip install 'troly[neural]'") from exc
         started = time.perf_counter()
-        scorer = cls(read_base_weights(), delta_path, concurrency, threads)
+        delta = load_delta(delta_path)  # first: a missing delta is known before 5 s of base weights
+        scorer = cls(read_base_weights(), delta, concurrency, threads)
         log.info("neural reader loaded in %.1f s (%s)", time.perf_counter() - started, delta_path.name)
         return scorer
 
