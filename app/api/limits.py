@@ -7,6 +7,8 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.errors import is_openai_path, shaped
+
 
 class BodyTooLarge(HTTPException):
     """An HTTPException, so that FastAPI's body parsing lets it through as a 413."""
@@ -28,7 +30,7 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+            await self._reject(scope, send)
             return
         seen = 0
         started = False
@@ -52,16 +54,16 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._reject(send)
+                await self._reject(scope, send)
 
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {"error": {"code": "too_large", "message": f"the request body is over {self.max_bytes:,} bytes"}}
-        ).encode()
+    async def _reject(self, scope: Scope, send: Send) -> None:
+        openai = is_openai_path(scope.get("path", ""), scope.get("root_path", ""))
+        status, error = shaped(413, "too_large", f"the request body is over {self.max_bytes:,} bytes", openai=openai)
+        body = json.dumps(error).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
             }
         )
