@@ -112,10 +112,31 @@ class AuditOut(BaseModel):
     detail: dict[str, object]
 
 
+# A follow-up's context: enough turns for a conversation, bounded so that a request stays small.
+MAX_HISTORY_TURNS = 20
+MAX_TURN_CHARS = 8000
+
+
+class TurnIn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=MAX_TURN_CHARS)
+
+
 class AskIn(BaseModel):
     question: str
     unit: str | None = None
     top_k: int = 5
+    stream: bool = Field(
+        default=False,
+        description="answer text/event-stream: event citations, then delta {text} chunks, then done (this "
+        "response object) or error (an error body)",
+    )
+    history: list[TurnIn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description="the conversation so far, oldest first: the LLM reader rewrites a follow-up into a "
+        "standalone question; the other readers ignore it",
+    )
 
 
 class CitationOut(BaseModel):
