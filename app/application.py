@@ -5,6 +5,7 @@ Models and indexes load once, in the lifespan.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -36,6 +37,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # What GET /v1/models gives as every model's "created" (units keep no creation time).
+    app.state.started_at = int(time.time())
     api.install(app, settings)
     web.install(app)  # the pages (/, /quan-tri, /dashboard) and /static
     return app

@@ -25,6 +25,9 @@ from app.api.schemas import (
     UnitIn,
     UnitOut,
 )
+from app.api.streaming import ask_events, event_stream
+from app.service import answers
+from app.service.answers import Turn
 from app.service.deps import AdminDep, AssistantDep, ReaderDep, ServicesDep, SettingsDep
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -56,12 +59,27 @@ def list_units(assistant: AssistantDep, _: ReaderDep) -> list[UnitOut]:
     return [UnitOut(id=u.id, name=u.name) for u in assistant.list_units()]
 
 
-@router.post("/v1/ask", response_model=AskOut, tags=["questions"])
-def ask(body: AskIn, services: ServicesDep, _: ReaderDep) -> AskOut:
+_ASK_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the answer; with stream=true, text/event-stream: event citations (the citations), event "
+        "delta ({text}) pieces, then event done (this same object) or event error (an error body)",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.post("/v1/ask", response_model=AskOut, tags=["questions"], responses=_ASK_STREAM)
+def ask(body: AskIn, services: ServicesDep, _: ReaderDep) -> Any:
     started = time.perf_counter()
-    answer = services.assistant.ask(body.question, unit=body.unit, top_k=body.top_k)
+    history = tuple(Turn(role=t.role, content=t.content) for t in body.history)
+    reader = answers.reader_of(services.assistant)
+    if body.stream:
+        # ask_stream checks the question and the unit before it returns: those stay 4xx statuses.
+        events = answers.ask_stream(services.assistant, body.question, body.unit, body.top_k, history)
+        return event_stream(ask_events(events, services.activity.record, started, reader))
+    answer = answers.ask(services.assistant, body.question, body.unit, body.top_k, history)
     services.activity.record(answer, (time.perf_counter() - started) * 1000)
-    return AskOut.of(answer)
+    return AskOut.of(answer, reader)
 
 
 @router.post(

@@ -207,9 +207,13 @@ class AskOut(BaseModel):
     abstained: bool
     confidence: float = Field(ge=0.0, le=1.0)
     citations: list[CitationOut]
+    reader: str = Field(description="the reader that produced this answer: lexical, neural or llm")
+    reader_fallback: str | None = Field(
+        default=None, description="why the configured reader did not answer (this answer is its fallback's)"
+    )
 
     @classmethod
-    def of(cls, a: CoreAnswer) -> AskOut:
+    def of(cls, a: CoreAnswer, reader: str = "lexical", fallback: str | None = None) -> AskOut:
         """The answer as ``POST /v1/ask`` returns it (and ``troly ask --json`` prints it)."""
         return cls(
             id=a.id,
@@ -217,4 +221,6 @@ class AskOut(BaseModel):
             abstained=a.abstained,
             confidence=a.confidence,
             citations=[CitationOut.of(c) for c in a.citations],
+            reader=reader,
+            reader_fallback=fallback,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 from pathlib import Path
 
@@ -83,6 +85,52 @@ def test_ask_shows_the_answer_with_the_answering_sentence_highlighted(
     expect(page.get_by_role("button", name="Hỏi", exact=True)).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.get_by_label("Góp ý thêm (không bắt buộc)")).to_be_focused()
+
+
+# Records what the page has drawn each time it says it drew something (its troly:* events).
+_WATCH_DRAWING = """() => {
+  window.drawn = [];
+  const result = document.getElementById("result");
+  for (const name of ["citations", "delta", "done"]) {
+    result.addEventListener("troly:" + name, () => window.drawn.push({
+      name,
+      state: result.dataset.state,
+      citations: document.querySelectorAll("#citations > li").length,
+      sources: !document.getElementById("sources").hidden,
+      answer: (document.querySelector("#answer .answer-text") || {}).textContent || "",
+      marks: document.querySelectorAll("#citations mark").length,
+      confidence: document.querySelectorAll("#answer .confidence").length,
+    }));
+  }
+}"""
+
+
+def test_the_ask_page_streams_the_citations_then_the_answer(page: Page, live: Live) -> None:
+    page.goto(live.url + "/")
+    page.evaluate(_WATCH_DRAWING)
+    with page.expect_response(lambda r: r.url.endswith("/v1/ask")) as asked:
+        _ask(page, Q90, UNIT)
+    response = asked.value
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert json.loads(response.request.post_data or "{}")["stream"] is True
+
+    drawn = page.evaluate("window.drawn")
+    names = [d["name"] for d in drawn]
+    assert names[0] == "citations" and names[-1] == "done" and set(names[1:-1]) == {"delta"}, names
+    # The passages show first, unmarked, before any of the answer's text.
+    first = drawn[0]
+    assert first["sources"] and first["citations"] > 0 and first["answer"] == "" and first["marks"] == 0
+    assert first["state"] == "streaming"
+    # Each piece is appended to what was shown; the last piece shows the whole answer.
+    texts = [d["answer"] for d in drawn[1:-1]]
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(texts))
+    final = live.client.post("/v1/ask", json={"question": Q90, "unit": UNIT, "top_k": 5}).json()
+    assert texts[-1] == final["answer"] and "90%" in texts[-1]
+    assert all(d["confidence"] == 0 for d in drawn[:-1])
+    # Then the final answer, with its confidence and the answering sentence marked.
+    last = drawn[-1]
+    assert (last["state"], last["answer"], last["marks"], last["confidence"]) == ("done", final["answer"], 1, 1)
+    assert last["citations"] == len(final["citations"])
 
 
 def test_ask_page_fits_a_phone(phone: Page, live: Live, screenshots: Path) -> None:

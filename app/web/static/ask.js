@@ -1,4 +1,5 @@
-/* The ask page: a question to POST /v1/ask, the answer, its cited passages, feedback. */
+/* The ask page: a question to POST /v1/ask, streamed (its cited passages first, then the answer as
+ * it comes, then the final answer with its highlights), and feedback. */
 "use strict";
 
 (() => {
@@ -48,9 +49,10 @@
     clear(citations);
     showAnswer("loading", el("p", {}, "Đang tìm câu trả lời…"));
     try {
-      const data = await Troly.api("POST", "/v1/ask", { question: text, unit: unit.value || null, top_k: 5 });
+      const data = await ask({ question: text, unit: unit.value || null, top_k: 5, stream: true });
       render(data);
       result.dataset.state = "done";
+      told("done");
     } catch (error) {
       showAnswer("failed", Troly.errorBlock(error, "Không hỏi được."));
       result.dataset.state = "error";
@@ -66,10 +68,52 @@
     answerBox.replaceChildren(...children);
   }
 
+  /** Asks with stream: true, drawing the citations and the answer's pieces as they arrive; resolves
+   * to the final answer (the "done" event: the same object a non-streaming ask returns). */
+  async function ask(body) {
+    let streamed = "";
+    let final = null;
+    const whole = await Troly.stream("/v1/ask", body, (name, data) => {
+      if (name === "citations") {
+        showCitations(data, null);
+        result.dataset.state = "streaming";
+      } else if (name === "delta") {
+        streamed += data.text;
+        showAnswer("streaming", el("h2", {}, "Câu trả lời"), el("p", { class: "answer-text" }, streamed));
+      } else if (name === "done") {
+        final = data;
+        return;  // drawn by the caller, with the feedback
+      } else if (name === "error") {
+        const e = (data && data.error) || {};
+        throw new Troly.ApiError(500, String(e.code || "internal_error"), String(e.message || ""));
+      } else {
+        return;
+      }
+      told(name);
+    });
+    if (whole !== undefined) return whole;  // not streamed: the answer in one piece
+    if (final === null) throw new Troly.ApiError(0, "network", "the answer stream ended before its end");
+    return final;
+  }
+
+  /** Tells listeners (the browser tests) what was just drawn: troly:citations, troly:delta, troly:done. */
+  function told(name) {
+    result.dispatchEvent(new CustomEvent("troly:" + name));
+  }
+
+  /** answered: true, false (an abstention: the nearest passages), or null while the answer is coming. */
+  function showCitations(list, answered) {
+    sourcesHeading.textContent = answered === false ? "Các đoạn gần nhất" : "Nguồn trích dẫn";
+    const names = Troly.unitNames();
+    // The answering sentence is marked only when there is an answer: an abstention has none.
+    citations.replaceChildren(...list.map((c) => citation(c, names, answered)));
+    sources.hidden = list.length === 0;
+  }
+
   function render(data) {
     answerId = data.id;
     result.dataset.answerId = data.id;
-    const answered = !data.abstained && data.answer;
+    const answered = Boolean(!data.abstained && data.answer);
     if (answered) {
       showAnswer("answered",
         el("h2", {}, "Câu trả lời"),
@@ -82,11 +126,7 @@
           ? "Trợ lý chưa đủ căn cứ để trả lời câu hỏi này. Các đoạn gần nhất được liệt kê dưới đây để bạn tham khảo."
           : "Trợ lý chưa đủ căn cứ để trả lời câu hỏi này."));
     }
-    sourcesHeading.textContent = answered ? "Nguồn trích dẫn" : "Các đoạn gần nhất";
-    const names = Troly.unitNames();
-    // The answering sentence is marked only when there is an answer: an abstention has none.
-    citations.replaceChildren(...data.citations.map((c) => citation(c, names, answered)));
-    sources.hidden = data.citations.length === 0;
+    showCitations(data.citations, answered);
     for (const b of feedbackButtons) b.setAttribute("aria-pressed", "false");
     feedbackComment.value = "";
     feedbackStatus.textContent = "";

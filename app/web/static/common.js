@@ -58,6 +58,52 @@ const Troly = (() => {
     return parse(response.status, await response.text());
   }
 
+  /** POSTs ``body`` and reads the server-sent events of the reply as they come: onEvent(name, data)
+   * for each, data parsed from JSON; resolves to undefined. An error status throws an ApiError as api()
+   * does, and a reply that is not a stream resolves to its JSON. */
+  async function stream(path, body, onEvent) {
+    const init = {
+      method: "POST",
+      headers: headers({ "Content-Type": "application/json", Accept: "text/event-stream" }),
+      body: JSON.stringify(body),
+    };
+    let response;
+    try {
+      response = await fetch(root + path, init);
+    } catch (error) {
+      throw new ApiError(0, "network", String(error && error.message ? error.message : error));
+    }
+    // An error status, or a server (or proxy) that answered in one piece: as api() would.
+    const kind = response.headers.get("content-type") || "";
+    if (!response.ok || !response.body || !kind.startsWith("text/event-stream")) {
+      return parse(response.status, await response.text());
+    }
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      let chunk;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        throw new ApiError(0, "network", String(error && error.message ? error.message : error));
+      }
+      if (chunk.done) break;
+      buffer += chunk.value.replace(/\r\n?/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let name = "message";
+        const data = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) name = line.slice(6).trim();
+          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        }
+        if (data.length) onEvent(name, JSON.parse(data.join("\n")));
+      }
+    }
+  }
+
   /** A multipart request with upload progress (fetch cannot report it): onProgress(sent, total). */
   function upload(method, path, form, onProgress) {
     return new Promise((resolve, reject) => {
@@ -197,7 +243,7 @@ const Troly = (() => {
   }
 
   return {
-    root, getKey, setKey, forgetKey, ApiError, api, upload, describe,
+    root, getKey, setKey, forgetKey, ApiError, api, stream, upload, describe,
     el, append, clear, errorBlock, percent, number, formatDate, formatDateTime, loadUnits, unitNames,
   };
 })();
