@@ -43,13 +43,20 @@ def _date(value: str) -> str:
 
 
 def sources(citations: Sequence[Citation], heading: str = "Nguồn") -> str:
-    """ "\\n\\nNguồn:\\n[1] title (date)…", numbered in the citations' order; "" without citations."""
+    """ "\n\nNguồn:\n[1] title (date)…": the citations numbered in their order (the numbers an
+    answer's [n] markers use), one line per document ("[1][3] title" when it holds two of them);
+    "" without citations."""
     if not citations:
         return ""
-    lines = [
-        f"[{n}] {c.title or '(không có tiêu đề)'}" + (f" ({_date(c.date)})" if c.date else "")
-        for n, c in enumerate(citations, start=1)
-    ]
+    numbers: dict[str, list[int]] = {}
+    first: dict[str, Citation] = {}
+    for n, c in enumerate(citations, start=1):
+        numbers.setdefault(c.document_id, []).append(n)
+        first.setdefault(c.document_id, c)
+    lines = []
+    for document, c in first.items():
+        marks = "".join(f"[{n}]" for n in numbers[document])
+        lines.append(f"{marks} {c.title or '(không có tiêu đề)'}" + (f" ({_date(c.date)})" if c.date else ""))
     return f"\n\n{heading}:\n" + "\n".join(lines)
 
 

@@ -79,7 +79,11 @@ def test_a_chat_completion_is_the_answer_with_its_sources(
     citations = (completion.model_extra or {})["citations"]
     assert citations == reference["citations"] and citations
     assert all(set(c) == CITATION_KEYS for c in citations)
-    sources = "\n".join(f"[{n}] {c['title']}" for n, c in enumerate(citations, start=1))
+    documents: dict[str, list[int]] = {}
+    for n, c in enumerate(citations, start=1):
+        documents.setdefault(c["document_id"], []).append(n)
+    titles = {c["document_id"]: c["title"] for c in citations}
+    sources = "\n".join("".join(f"[{n}]" for n in ns) + f" {titles[d]}" for d, ns in documents.items())
     assert text.startswith(reference["answer"] + "\n\nNguồn:\n")
     assert re.sub(r" \([^()]*\)$", "", text.split("\n\nNguồn:\n")[1], flags=re.M) == sources
 

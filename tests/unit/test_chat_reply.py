@@ -9,8 +9,8 @@ from app.api.chat_reply import ABSTAIN, content, count_words, cut, sources, stri
 from app.domain import Answer, Citation
 
 
-def citation(title: str, date: str | None) -> Citation:
-    return Citation("u", "d", title, date, "p", "text", 0, 4, 0.5)
+def citation(title: str, date: str | None, document: str | None = None) -> Citation:
+    return Citation("u", document or title, title, date, "p", "text", 0, 4, 0.5)
 
 
 def test_sources_are_numbered_with_dates_as_the_ask_page_writes_them() -> None:
@@ -20,6 +20,11 @@ def test_sources_are_numbered_with_dates_as_the_ask_page_writes_them() -> None:
         == "\n\nNguồn:\n[1] Báo cáo tháng (tháng 7/2024)\n[2] (không có tiêu đề)\n[3] Thông báo (15/7/2024)"
     )
     assert sources([]) == ""
+
+
+def test_a_document_cited_twice_is_one_line_with_both_numbers() -> None:
+    cited = [citation("A", None), citation("B", "2024-07"), citation("A", None, document="A")]
+    assert sources(cited) == "\n\nNguồn:\n[1][3] A\n[2] B (tháng 7/2024)"
 
 
 def test_an_answer_is_its_text_then_its_sources_and_an_abstention_the_nearest_passages() -> None:
