@@ -9,15 +9,15 @@ and ``Answerer`` (retrieve, read, cite). The reader is the lexical one unless gi
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from app.answer.evidence import Evidence
 from app.answer.extract import LexicalReader
 from app.answer.model import AnswerModel
-from app.answer.reader import Reader
+from app.answer.reader import Generator, Reader
 from app.core.answerer import Answerer
 from app.core.knowledge_base import IngestResult, KnowledgeBase, Progress
-from app.domain import Answer, Document, DocumentInput, PassageHit, Unit
+from app.domain import Answer, AnswerEvent, Document, DocumentInput, PassageHit, Turn, Unit
 from app.embedding.base import Embedder
 from app.search.unit_index import Ranked
 from app.settings import Settings
@@ -37,11 +37,13 @@ class Assistant:
         model: AnswerModel,
         settings: Settings,
         reader: Reader | None = None,
+        generator: Generator | None = None,
     ) -> None:
-        """``model``: the answer model, the lexical reader's unless ``reader`` is given."""
+        """``model``: the answer model, the lexical reader's unless ``reader`` is given;
+        ``generator``: the LLM reader, which answers first when given (``reader`` is its fallback)."""
         self.knowledge = KnowledgeBase(store, embedder, settings)
         self.answerer = Answerer(
-            self.knowledge, reader or LexicalReader(model, max_chars=settings.answer_max_chars), settings
+            self.knowledge, reader or LexicalReader(model, max_chars=settings.answer_max_chars), settings, generator
         )
         if model.embedder and model.embedder != embedder.name:
             # Not an error: answers still come, but the weights expect another cosine scale.
@@ -114,5 +116,14 @@ class Assistant:
     def evidence(self, question: str, unit: str | None = None) -> Evidence:
         return self.answerer.evidence(question, unit)
 
-    def ask(self, question: str, unit: str | None = None, top_k: int = 5) -> Answer:
-        return self.answerer.ask(question, unit, top_k)
+    def ask(self, question: str, unit: str | None = None, top_k: int = 5, history: Sequence[Turn] = ()) -> Answer:
+        return self.answerer.ask(question, unit, top_k, history)
+
+    def ask_stream(
+        self, question: str, unit: str | None = None, top_k: int = 5, history: Sequence[Turn] = ()
+    ) -> Iterator[AnswerEvent]:
+        return self.answerer.ask_stream(question, unit, top_k, history)
+
+    @property
+    def reader_name(self) -> str:
+        return self.answerer.reader_name

@@ -6,6 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
@@ -118,7 +119,41 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     # The answer the evidence gave before the abstention threshold: for calibration only.
     draft: str | None = None
+    # The reader that produced this answer (lexical, neural, llm), and why the configured one did
+    # not, when this answer is its fallback's.
+    reader: str = "lexical"
+    reader_fallback: str | None = None
+    # The standalone question a follow-up was rewritten into, which retrieval searched for.
+    rewritten_question: str | None = None
 
     @property
     def abstained(self) -> bool:
         return self.answer is None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier message of a conversation (a follow-up question's context)."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+# What answering a question yields, in order, when it is streamed: the retrieved passages first,
+# then the answer's text in pieces (none when it abstains), then the whole answer.
+@dataclass(frozen=True)
+class CitationsReady:
+    citations: list[Citation]
+
+
+@dataclass(frozen=True)
+class AnswerDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerDone:
+    answer: Answer
+
+
+AnswerEvent = CitationsReady | AnswerDelta | AnswerDone

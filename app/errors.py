@@ -71,3 +71,11 @@ class ReaderUnavailable(TrolyError):
     """The configured reader cannot run here: weights missing or not the ones it was fitted on."""
 
     code = "reader_unavailable"
+
+
+class LLMUnavailable(TrolyError):
+    """The LLM could not answer: timeout, refused connection, an error status, an unparseable
+    reply, or its circuit is open. Never reaches a client: the answerer falls back to the
+    extractive reader and says why in the answer (``Answer.reader_fallback``)."""
+
+    code = "llm_unavailable"

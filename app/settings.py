@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,7 +45,9 @@ class Settings(BaseSettings):
     # What finds the answer in the retrieved passages (app/answer/reader.py); wiring builds it.
     # "auto": the neural reader where it can run (torch installed, its delta and base weights
     # present), else the lexical one with a warning; "neural" refuses to start without it.
-    reader: Literal["auto", "lexical", "neural"] = "lexical"
+    # "llm": an OpenAI-compatible chat model writes the answer (the llm_* settings, docs/llm.md),
+    # with llm_fallback's extractive reader whenever it cannot.
+    reader: Literal["auto", "lexical", "neural", "llm"] = "lexical"
     # The neural reader's delta (troly train-reader). Unset: reader-delta.npz in the data
     # directory if there is one, else the delta shipped in the package.
     reader_delta: Path | None = None
@@ -56,6 +58,23 @@ class Settings(BaseSettings):
     reader_shortlist: int = Field(default=6, ge=1, le=30)
     # Model passes at once: one pass already uses every core, more would only thrash them.
     reader_concurrency: int = Field(default=1, ge=1, le=16)
+
+    # The LLM reader: any server speaking OpenAI's chat API (vLLM, llama.cpp, Ollama, TGI).
+    llm_base_url: str | None = Field(default=None, description="e.g. http://10.0.0.5:8000/v1")
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    # The whole call's deadline, from connecting to its last token: past it, the extractive answer.
+    llm_timeout_s: float = Field(default=30.0, gt=0.0, le=600.0)
+    llm_max_tokens: int = Field(default=400, ge=16, le=8192)
+    llm_temperature: float = Field(default=0.1, ge=0.0, le=2.0)
+    # Retrieved passages the LLM reads, numbered [1]..[n] in its prompt.
+    llm_passages: int = Field(default=5, ge=1, le=20)
+    # The extractive reader that answers when the LLM cannot (and is loaded at start with it).
+    llm_fallback: Literal["auto", "lexical", "neural"] = "lexical"
+    # After this many failed calls in a row the LLM is not called for llm_breaker_reset_s; then
+    # one call probes it.
+    llm_breaker_failures: int = Field(default=3, ge=1)
+    llm_breaker_reset_s: float = Field(default=30.0, gt=0.0)
 
     max_question_chars: int = Field(default=1000, ge=10)
     max_top_k: int = Field(default=50, ge=1)

@@ -10,7 +10,7 @@ from app.activity import ActivityLog
 from app.answer.extract import LexicalReader
 from app.answer.features import NEURAL
 from app.answer.model import DEFAULT_MODEL_PATH, AnswerModel
-from app.answer.reader import Reader
+from app.answer.reader import Generator, Reader
 from app.assistant import Assistant
 from app.embedding import Embedder, create_embedder
 from app.errors import ReaderUnavailable
@@ -37,24 +37,57 @@ def open_assistant(settings: Settings, model: AnswerModel | None = None, embedde
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(settings.db_path)
     model = model or AnswerModel.load(answer_model_path(settings))
-    return Assistant(store, embedder or create_embedder(settings), model, settings, open_reader(settings, model))
+    generator = open_generator(settings)
+    reader = open_reader(settings, model)
+    return Assistant(store, embedder or create_embedder(settings), model, settings, reader, generator)
 
 
 def open_reader(settings: Settings, model: AnswerModel) -> Reader:
-    """The reader the settings name. A new reader (LLM) is built here, behind ``Reader``.
+    """The extractive reader the settings name (with ``TROLY_READER=llm``, its fallback's:
+    ``TROLY_LLM_FALLBACK``).
 
     ``model``: the lexical answer model, which the neural reader shortlists sentences with.
     """
+    choice = settings.llm_fallback if settings.reader == "llm" else settings.reader
     lexical = LexicalReader(model, max_chars=settings.answer_max_chars)
-    if settings.reader == "lexical":
+    if choice == "lexical":
         return lexical
     try:
         return open_neural_reader(settings, model)
     except ReaderUnavailable as exc:
-        if settings.reader == "neural":
+        if choice == "neural":
             raise
         log.warning("answering with the lexical reader: %s", exc)
         return lexical
+
+
+def open_generator(settings: Settings) -> Generator | None:
+    """The LLM reader when ``TROLY_READER=llm``, else None. Its server is not called here: one
+    that is down at start degrades answers (the extractive fallback), not the start."""
+    if settings.reader != "llm":
+        return None
+    missing = [name for name in ("llm_base_url", "llm_model") if not getattr(settings, name)]
+    if missing:
+        raise ReaderUnavailable(
+            "TROLY_READER=llm needs " + " and ".join(f"TROLY_{m.upper()}" for m in missing) + " (docs/llm.md)"
+        )
+    from app.answer.llm.breaker import CircuitBreaker
+    from app.answer.llm.client import ChatClient, ChatSettings
+    from app.answer.llm.reader import LLMReader
+
+    assert settings.llm_base_url is not None and settings.llm_model is not None
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key is not None else None
+    client = ChatClient(
+        ChatSettings(
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=key,
+            timeout_s=settings.llm_timeout_s,
+            temperature=settings.llm_temperature,
+        )
+    )
+    breaker = CircuitBreaker(settings.llm_breaker_failures, settings.llm_breaker_reset_s)
+    return LLMReader(client, breaker, settings.llm_max_tokens, settings.max_question_chars)
 
 
 def _first_file(*paths: Path | None) -> Path | None:

@@ -79,6 +79,8 @@ def judge(
 class LexicalReader:
     """The ``lexical`` reader: the fitted sentence ranker picks the answer, the fitted confidence judges it."""
 
+    name = "lexical"
+
     def __init__(self, model: AnswerModel, max_chars: int = 400) -> None:
         self._model = model
         self._max_chars = max_chars

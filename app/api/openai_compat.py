@@ -36,10 +36,8 @@ from app.api.openai_schemas import (
 from app.api.schemas import MAX_HISTORY_TURNS, CitationOut
 from app.api.streaming import event_stream
 from app.assistant import Assistant
-from app.domain import Answer
+from app.domain import Answer, AnswerDelta, AnswerDone, AnswerEvent, Turn
 from app.errors import InvalidInput, UnitNotFound
-from app.service import answers
-from app.service.answers import AnswerDelta, AnswerDone, AnswerEvent, Turn
 from app.service.deps import AssistantDep, ReaderDep, ServicesDep
 
 ALL_UNITS = "troly"
@@ -117,10 +115,10 @@ def chat_completions(body: ChatCompletionIn, services: ServicesDep, _: ReaderDep
         services.activity.record(answer, (time.perf_counter() - started) * 1000)
 
     if body.stream:
-        events = answers.ask_stream(services.assistant, question, unit, CHAT_TOP_K, history)
+        events = services.assistant.ask_stream(question, unit, CHAT_TOP_K, history)
         usage = body.stream_options is not None and body.stream_options.include_usage
         return event_stream(reply.chunks(events, record, include_usage=usage))
-    answer = answers.ask(services.assistant, question, unit, CHAT_TOP_K, history)
+    answer = services.assistant.ask(question, unit, CHAT_TOP_K, history)
     record(answer)
     return reply.completion(answer)
 

@@ -26,8 +26,7 @@ from app.api.schemas import (
     UnitOut,
 )
 from app.api.streaming import ask_events, event_stream
-from app.service import answers
-from app.service.answers import Turn
+from app.domain import Turn
 from app.service.deps import AdminDep, AssistantDep, ReaderDep, ServicesDep, SettingsDep
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -72,14 +71,13 @@ _ASK_STREAM: dict[int | str, dict[str, Any]] = {
 def ask(body: AskIn, services: ServicesDep, _: ReaderDep) -> Any:
     started = time.perf_counter()
     history = tuple(Turn(role=t.role, content=t.content) for t in body.history)
-    reader = answers.reader_of(services.assistant)
     if body.stream:
         # ask_stream checks the question and the unit before it returns: those stay 4xx statuses.
-        events = answers.ask_stream(services.assistant, body.question, body.unit, body.top_k, history)
-        return event_stream(ask_events(events, services.activity.record, started, reader))
-    answer = answers.ask(services.assistant, body.question, body.unit, body.top_k, history)
+        events = services.assistant.ask_stream(body.question, body.unit, body.top_k, history)
+        return event_stream(ask_events(events, services.activity.record, started))
+    answer = services.assistant.ask(body.question, body.unit, body.top_k, history)
     services.activity.record(answer, (time.perf_counter() - started) * 1000)
-    return AskOut.of(answer, reader)
+    return AskOut.of(answer)
 
 
 @router.post(

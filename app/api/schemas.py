@@ -211,9 +211,13 @@ class AskOut(BaseModel):
     reader_fallback: str | None = Field(
         default=None, description="why the configured reader did not answer (this answer is its fallback's)"
     )
+    rewritten_question: str | None = Field(
+        default=None,
+        description="with the LLM reader and a history: the follow-up rewritten to stand alone, which was searched",
+    )
 
     @classmethod
-    def of(cls, a: CoreAnswer, reader: str = "lexical", fallback: str | None = None) -> AskOut:
+    def of(cls, a: CoreAnswer) -> AskOut:
         """The answer as ``POST /v1/ask`` returns it (and ``troly ask --json`` prints it)."""
         return cls(
             id=a.id,
@@ -221,6 +225,7 @@ class AskOut(BaseModel):
             abstained=a.abstained,
             confidence=a.confidence,
             citations=[CitationOut.of(c) for c in a.citations],
-            reader=reader,
-            reader_fallback=fallback,
+            reader=a.reader,
+            reader_fallback=a.reader_fallback,
+            rewritten_question=a.rewritten_question,
         )

@@ -16,8 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from app.api.errors import body_of
 from app.api.schemas import AskOut, CitationOut
-from app.domain import Answer
-from app.service.answers import AnswerDelta, AnswerDone, AnswerEvent, CitationsReady
+from app.domain import Answer, AnswerDelta, AnswerDone, AnswerEvent, CitationsReady
 
 # Proxies (nginx) buffer responses unless told not to, which would hold every event until the end.
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -39,7 +38,7 @@ def _json(value: object) -> str:
 
 
 def ask_events(
-    events: Iterator[AnswerEvent], record: Callable[[Answer, float], None], started: float, reader: str
+    events: Iterator[AnswerEvent], record: Callable[[Answer, float], None], started: float
 ) -> Iterator[bytes]:
     """``events`` as SSE; ``record(answer, latency_ms)`` runs once the answer is complete, as the
     non-streaming route records it, with the time since ``started`` (``time.perf_counter()``)."""
@@ -52,7 +51,7 @@ def ask_events(
                 yield frame(_json({"text": event.text}), "delta")
             elif isinstance(event, AnswerDone):
                 record(event.answer, (time.perf_counter() - started) * 1000)
-                yield frame(AskOut.of(event.answer, reader).model_dump_json(), "done")
+                yield frame(AskOut.of(event.answer).model_dump_json(), "done")
     except Exception as exc:  # the status line has gone: the error can only be an event now
         _, body = body_of(exc)
         yield frame(_json(body), "error")

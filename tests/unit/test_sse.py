@@ -11,9 +11,8 @@ from app.api.chat_reply import content
 from app.api.openai_compat import Reply
 from app.api.schemas import AskOut
 from app.api.streaming import ask_events, frame
-from app.domain import Answer, Citation
+from app.domain import Answer, AnswerDelta, AnswerDone, AnswerEvent, Citation, CitationsReady
 from app.errors import InvalidInput
-from app.service.answers import AnswerDelta, AnswerDone, AnswerEvent, CitationsReady
 
 CITED = [Citation("u", "d", "Báo cáo", "2024-07", "p1", "Tỷ lệ đạt 90% câu hỏi.", 0, 22, 0.8, (0, 22))]
 ANSWER = Answer("a1", "q", "u", "Tỷ lệ đạt 90% câu hỏi.", 0.9, CITED)
@@ -53,26 +52,24 @@ def test_a_frame_is_one_event_and_a_newline_never_ends_it() -> None:
 def test_ask_events_are_citations_deltas_then_the_answer_and_it_is_recorded() -> None:
     recorded: list[tuple[Answer, float]] = []
     stream = b"".join(
-        ask_events(
-            iter(events(ANSWER, ["Tỷ lệ đạt ", "90% câu hỏi."])), lambda a, ms: recorded.append((a, ms)), 0.0, "lexical"
-        )
+        ask_events(iter(events(ANSWER, ["Tỷ lệ đạt ", "90% câu hỏi."])), lambda a, ms: recorded.append((a, ms)), 0.0)
     )
     parsed = parse(stream)
     assert [name for name, _ in parsed] == ["citations", "delta", "delta", "done"]
     assert json.loads(parsed[0][1])[0]["passage_id"] == "p1"
     assert "".join(json.loads(data)["text"] for name, data in parsed if name == "delta") == ANSWER.answer
-    assert json.loads(parsed[-1][1]) == json.loads(AskOut.of(ANSWER, "lexical").model_dump_json())
+    assert json.loads(parsed[-1][1]) == json.loads(AskOut.of(ANSWER).model_dump_json())
     assert [a for a, _ in recorded] == [ANSWER] and recorded[0][1] > 0
 
 
 def test_an_error_after_the_start_is_an_error_event_with_the_error_body() -> None:
     recorded: list[Answer] = []
     broken = failing([CitationsReady(CITED)], InvalidInput("the reader broke"))
-    parsed = parse(b"".join(ask_events(broken, lambda a, _: recorded.append(a), 0.0, "lexical")))
+    parsed = parse(b"".join(ask_events(broken, lambda a, _: recorded.append(a), 0.0)))
     assert [name for name, _ in parsed] == ["citations", "error"]
     assert json.loads(parsed[-1][1]) == {"error": {"code": "invalid_input", "message": "the reader broke"}}
     assert recorded == []
-    unexpected = parse(b"".join(ask_events(failing([], RuntimeError("boom")), lambda a, _: None, 0.0, "lexical")))
+    unexpected = parse(b"".join(ask_events(failing([], RuntimeError("boom")), lambda a, _: None, 0.0)))
     assert [(name, json.loads(data)) for name, data in unexpected] == [
         ("error", {"error": {"code": "internal_error", "message": "internal error"}})
     ]

@@ -67,6 +67,8 @@ def read_shortlist(
 
 
 class NeuralReader:
+    name = "neural"
+
     def __init__(
         self,
         lexical: AnswerModel,
