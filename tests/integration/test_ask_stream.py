@@ -20,30 +20,22 @@ from chat_world import (
     ChatWorld,
     chat_world,
 )
-from troly_testkit import assert_error, bearer
+from troly_testkit import assert_error, bearer, read_events
 
 from app.api.schemas import MAX_HISTORY_TURNS, MAX_TURN_CHARS
 
 __all__ = ["chat_world"]  # the fixture, imported for pytest
 
-ASKOUT_KEYS = {"id", "answer", "abstained", "confidence", "citations", "reader", "reader_fallback"}
-
-
-def read_events(response: httpx.Response) -> list[tuple[str, Any]]:
-    """The server-sent events of a response, parsed as the SSE format defines them."""
-    events: list[tuple[str, Any]] = []
-    name, data = "message", []
-    for line in response.iter_lines():
-        if line == "":
-            if data:
-                events.append((name, json.loads("\n".join(data))))
-            name, data = "message", []
-        elif line.startswith("event:"):
-            name = line[len("event:") :].strip()
-        elif line.startswith("data:"):
-            data.append(line[len("data:") :].removeprefix(" "))
-    assert not data, f"the stream ended inside an event: {data}"
-    return events
+ASKOUT_KEYS = {
+    "id",
+    "answer",
+    "abstained",
+    "confidence",
+    "citations",
+    "reader",
+    "reader_fallback",
+    "rewritten_question",
+}
 
 
 def stream(client: httpx.Client, body: dict[str, Any]) -> tuple[httpx.Response, list[tuple[str, Any]]]:

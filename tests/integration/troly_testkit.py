@@ -6,6 +6,7 @@ Not a test module: imported by name (pytest puts this folder on ``sys.path``).
 from __future__ import annotations
 
 import io
+import json
 import time
 from typing import Any
 
@@ -156,3 +157,20 @@ def upload(
 ) -> httpx.Response:
     """A multipart upload of one file in the ``file`` field."""
     return client.request(method, url, files={"file": (name, data, content_type)}, data=fields or {}, headers=headers)
+
+
+def read_events(response: httpx.Response) -> list[tuple[str, Any]]:
+    """The server-sent events of a response, parsed as the SSE format defines them."""
+    events: list[tuple[str, Any]] = []
+    name, data = "message", []
+    for line in response.iter_lines():
+        if line == "":
+            if data:
+                events.append((name, json.loads("\n".join(data))))
+            name, data = "message", []
+        elif line.startswith("event:"):
+            name = line[len("event:") :].strip()
+        elif line.startswith("data:"):
+            data.append(line[len("data:") :].removeprefix(" "))
+    assert not data, f"the stream ended inside an event: {data}"
+    return events

@@ -43,6 +43,9 @@ def test_numbers_that_name_no_passage_are_dropped_from_text_and_citations() -> N
     shown, citing = read(["Đạt 90% [7] theo báo cáo [0][2]."], passages=2)
     assert "".join(shown) == "Đạt 90% theo báo cáo [1]."
     assert citing.cited == [1]
+    # The space before a dropped marker goes with it, when it came in an earlier piece too.
+    shown, _ = read(["theo yêu cầu của Bộ ", "[9]", "."], passages=2)
+    assert "".join(shown) == "theo yêu cầu của Bộ."
 
 
 def test_brackets_that_are_not_markers_stay_text() -> None:

@@ -63,8 +63,12 @@ class Citing:
 
     def _drain(self, final: bool) -> str:
         text, self._pending = self._pending, ""
-        if not final and (tail := _OPEN_TAIL.search(text)):
-            text, self._pending = text[: tail.start()], text[tail.start() :]
+        if not final:
+            # Held back: what may be the start of a marker, and the space before it, which goes
+            # with a marker that names no passage ("của Bộ [9]." is "của Bộ.").
+            tail = _OPEN_TAIL.search(text)
+            cut = tail.start() if tail else len(text.rstrip())
+            text, self._pending = text[:cut], text[cut:]
         out = _MARKER.sub(self._renumber, text)
         if not self.shown:
             out = out.lstrip()
