@@ -95,6 +95,8 @@ def eval_run(
 
 
 def _print_summary(summary: Summary, target: float, run_id: int) -> None:
+    from app.evaluation.outcomes import readers_text
+
     verdict = "meets" if summary.meets(target) else "BELOW"
     click.echo(
         f"\nrun {run_id}: {summary.questions} questions "
@@ -114,6 +116,7 @@ def _print_summary(summary: Summary, target: float, run_id: int) -> None:
     click.echo("\noutcomes")
     for name, count in summary.outcomes.items():
         click.echo(f"  {name:<20}{count:6d}")
+    click.echo(f"\nreaders: {readers_text(summary.readers)}")
 
 
 def _stored_runs(runtime: Runtime) -> list[Run]:

@@ -55,6 +55,9 @@ def record_from_row(row: dict[str, Any]) -> Record:
         (row["cited"],) if row.get("cited") else (),
         float(row.get("latency_ms", 0.0)),
         row.get("draft"),
+        # Runs stored before readers were recorded have neither: None, as from a target that did not say.
+        row.get("reader"),
+        row.get("reader_fallback"),
     )
 
 
@@ -70,6 +73,8 @@ def record_row(r: Record) -> dict[str, Any]:
         "rank": r.answer_rank,
         "cited": r.citations[0] if r.citations else None,
         "latency_ms": round(r.latency_ms, 2),
+        "reader": r.reader,
+        "reader_fallback": r.reader_fallback,
     }
 
 

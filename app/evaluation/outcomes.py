@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -21,11 +22,17 @@ class Outcome(Enum):
     FALSE_ANSWER = "false answer"
 
 
+# An LLM reader's citation markers: "[1]", "[2][1]", "[1, 2]". They sit wherever the model put
+# them, inside a fact too ("68.400[1] tỷ đồng"), so they go before the fact is looked for.
+_MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
+
+
 def contains_answer(text: str | None, answers: Sequence[str]) -> bool:
-    """An answer counts when it contains any expected answer, compared after normalisation."""
+    """An answer counts when it contains any expected answer, compared after normalisation and
+    without citation markers (a generated answer is scored by the gold fact appearing in it)."""
     if not text:
         return False
-    haystack = fold(text)
+    haystack = fold(_MARKERS.sub("", text))
     return any(fold(a) in haystack for a in answers if a.strip())
 
 
@@ -47,6 +54,10 @@ class Record:
     citations: tuple[str, ...]  # cited passage texts, best first
     latency_ms: float
     draft: str | None = None  # the answer before the abstention threshold, when known
+    # The reader that produced the answer (lexical, neural, llm) and, when it is the extractive
+    # fallback's, why the configured reader did not answer; None when the target did not say.
+    reader: str | None = None
+    reader_fallback: str | None = None
     outcome: Outcome = field(init=False)
 
     def __post_init__(self) -> None:
@@ -76,6 +87,9 @@ class Summary:
     mrr: float
     latency_p50_ms: float
     latency_p95_ms: float
+    # Questions per reader that answered them (abstentions included), most first; the extractive
+    # fallback's as "<reader> (fallback)", so that an LLM run's fallbacks are not mistaken for it.
+    readers: dict[str, int]
 
     def meets(self, target: float) -> bool:
         return self.answer_rate >= target
@@ -127,6 +141,19 @@ def _share(n: int, d: int) -> float:
     return n / d if d else 0.0
 
 
+def reader_counts(records: Sequence[Record]) -> dict[str, int]:
+    """Questions per reader, most first (then by name); records whose target did not say are left out."""
+    counts = Counter(
+        f"{r.reader} (fallback)" if r.reader_fallback is not None else r.reader for r in records if r.reader is not None
+    )
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def readers_text(readers: Mapping[str, int]) -> str:
+    """``llm 240, lexical (fallback) 16``, as ``troly eval`` and the report show a run's readers."""
+    return ", ".join(f"{name} {count}" for name, count in readers.items()) or "not reported by the target"
+
+
 def summarise(records: Sequence[Record]) -> Summary:
     counts = Counter(r.outcome for r in records)
     answerable = [r for r in records if r.question.answerable]
@@ -148,4 +175,5 @@ def summarise(records: Sequence[Record]) -> Summary:
         mrr=sum(1.0 / k for k in ranks if k) / len(answerable) if answerable else 0.0,
         latency_p50_ms=float(np.percentile(latencies, 50)),
         latency_p95_ms=float(np.percentile(latencies, 95)),
+        readers=reader_counts(records),
     )

@@ -11,7 +11,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from app.evaluation.history import Run
-from app.evaluation.outcomes import Outcome, trade_off
+from app.evaluation.outcomes import Outcome, readers_text, trade_off
 
 
 def _plot_history(runs: list[Run], target: float, path: Path) -> None:
@@ -87,6 +87,7 @@ class LatestRun:
     latency_p50_ms: float
     latency_p95_ms: float
     outcomes: tuple[tuple[str, int], ...]
+    readers: str | None  # "llm 240, lexical (fallback) 16"; None for runs stored before readers were counted
 
     @classmethod
     def of(cls, run: Run) -> LatestRun:
@@ -105,6 +106,7 @@ class LatestRun:
             latency_p50_ms=s["latency_p50_ms"],
             latency_p95_ms=s["latency_p95_ms"],
             outcomes=tuple(s["outcomes"].items()),
+            readers=readers_text(s["readers"]) if "readers" in s else None,
         )
 
 

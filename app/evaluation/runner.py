@@ -18,7 +18,18 @@ def run(
     records = []
     for question in questions:
         reply = target.ask(question.question, question.unit, top_k)
-        records.append(Record(question, reply.answer, reply.confidence, reply.citations, reply.latency_ms, reply.draft))
+        records.append(
+            Record(
+                question,
+                reply.answer,
+                reply.confidence,
+                reply.citations,
+                reply.latency_ms,
+                draft=reply.draft,
+                reader=reply.reader,
+                reader_fallback=reply.reader_fallback,
+            )
+        )
         if progress:
             progress(1)
     return records

@@ -20,6 +20,10 @@ class Reply:
     latency_ms: float
     # The answer before the abstention threshold, where the target can tell it (in-process).
     draft: str | None = None
+    # The reader that answered and why the configured one did not (its fallback answered), when
+    # the target says: a service older than the LLM reader does not.
+    reader: str | None = None
+    reader_fallback: str | None = None
 
 
 class Target(Protocol):
@@ -39,7 +43,15 @@ class InProcess:
         answer = self.assistant.ask(question, unit=unit, top_k=top_k)
         elapsed = (time.perf_counter() - started) * 1000
         return Reply(
-            answer.answer, answer.confidence, tuple(c.text for c in answer.citations), elapsed, draft=answer.draft
+            answer.answer,
+            answer.confidence,
+            tuple(c.text for c in answer.citations),
+            elapsed,
+            # A generating reader has no draft: what it wrote is what it would have answered, so
+            # that the trade-off counts its answers rather than none.
+            draft=answer.draft if answer.draft is not None else answer.answer,
+            reader=answer.reader,
+            reader_fallback=answer.reader_fallback,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -62,7 +74,7 @@ class InProcess:
                     }
                 ),
                 "abstain_threshold": self.assistant.threshold,
-                "reader": type(self.assistant.answerer.reader).__name__,
+                "reader": self.assistant.reader_name,
             },
         }
 
@@ -83,7 +95,15 @@ class OverHttp:
             raise TrolyError(f"{self.url}/v1/ask answered {response.status_code}: {response.text[:200]}")
         body = response.json()
         citations = tuple(c["text"] for c in body["citations"])
-        return Reply(body["answer"], body["confidence"], citations, elapsed, draft=body["answer"])
+        return Reply(
+            body["answer"],
+            body["confidence"],
+            citations,
+            elapsed,
+            draft=body["answer"],
+            reader=body.get("reader"),
+            reader_fallback=body.get("reader_fallback"),
+        )
 
     def describe(self) -> dict[str, Any]:
         try:

@@ -85,7 +85,7 @@ def test_ask_prints_the_answer_and_its_source(
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert "62%" in lines[0]
-    assert lines[1].startswith("(confidence ")
+    assert lines[1].startswith("(reader lexical, confidence ")
     assert f"({UNIT}/" in result.stdout
 
 

@@ -194,6 +194,10 @@ def test_printed_outcomes_match_a_recount_of_the_stored_run(runs: dict[str, Eval
         assert run.summary["false_answer_rate"] == pytest.approx(recount["false answer"] / unanswerable)
     shown = re.search(r"^answer rate\s+([\d.]+)%", evaluated.result.stdout, re.M)
     assert shown and float(shown[1]) == pytest.approx(100 * run.summary["answer_rate"], abs=0.05)
+    # The lexical reader answered every question, and the run says so.
+    assert {(r["reader"], r["reader_fallback"]) for r in run.records} == {("lexical", None)}
+    assert run.summary["readers"] == {"lexical": len(run.records)}
+    assert f"\nreaders: lexical {len(run.records)}\n" in evaluated.result.stdout
 
 
 def test_a_run_is_stored_with_time_corpus_embedder_settings_and_figures(
@@ -562,6 +566,9 @@ def test_an_evaluation_over_http_is_recorded_and_shown_in_stats(live: Live, work
     assert run.target["embedder"] == health["embedder"]
     assert run.target["passages"] == health["passages"]
     assert run.unit == UNIT
+    # The service's body names the reader that answered each question.
+    assert run.summary["readers"] == {"lexical": len(QUESTIONS)}
+    assert f"\nreaders: lexical {len(QUESTIONS)}\n" in result.stdout
 
     for params in ({"unit": UNIT}, {}, {"unit": "don-vi-khac"}):
         response = live.client.get("/v1/stats", params=params)

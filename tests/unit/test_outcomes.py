@@ -7,7 +7,15 @@ import unicodedata
 import pytest
 
 from app.evaluation.dataset import Question
-from app.evaluation.outcomes import Outcome, Record, classify, contains_answer, summarise, trade_off
+from app.evaluation.outcomes import (
+    Outcome,
+    Record,
+    classify,
+    contains_answer,
+    readers_text,
+    summarise,
+    trade_off,
+)
 
 ANSWERABLE = Question("q1", "Trợ lý ảo phải trả lời được bao nhiêu phần trăm câu hỏi?", ("90%",), "bo-tttt")
 UNANSWERABLE = Question("q2", "Giá vé máy bay từ Hà Nội đi Paris là bao nhiêu?", (), "bo-tttt")
@@ -59,6 +67,29 @@ def test_contains_answer_normalises_before_matching(text: str, expected: str) ->
 )
 def test_contains_answer_rejects(text: str | None, answers: list[str]) -> None:
     assert not contains_answer(text, answers)
+
+
+FIGURE = Question("q3", "Doanh thu năm 2023 đạt bao nhiêu?", ("68.400 tỷ đồng",))
+UNITS = Question("q4", "Bộ có bao nhiêu cục?", ("2",))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Doanh thu năm 2023 đạt 68.400[1] tỷ đồng.",  # a marker inside the fact
+        "Doanh thu năm 2023 đạt 68.400 [2][1] tỷ đồng.",
+        "Doanh thu năm 2023 đạt 68.400 [1, 2] tỷ đồng.",
+        "Doanh thu năm 2023 đạt 68.400[1; 3] tỷ đồng.",
+    ],
+)
+def test_a_generated_answer_is_correct_with_a_citation_marker_inside_the_fact(answer: str) -> None:
+    assert classify(FIGURE, answer) is Outcome.CORRECT
+
+
+def test_a_citation_markers_number_is_not_the_expected_figure() -> None:
+    # "2" is in "[2]" but not in what the answer says: it is wrong.
+    assert classify(UNITS, "Bộ có 34 đơn vị trực thuộc [1][2].") is Outcome.WRONG
+    assert classify(UNITS, "Bộ có 2 cục [1].") is Outcome.CORRECT
 
 
 def _records() -> list[Record]:
@@ -137,3 +168,21 @@ def test_trade_off_counts_the_drafts_as_if_abstaining_below_each_threshold() -> 
     # The default grid: 51 thresholds from 0 to 1.
     grid = trade_off(records)
     assert len(grid) == 51 and grid[0].threshold == 0.0 and grid[-1].threshold == 1.0
+
+
+def test_summary_counts_the_questions_each_reader_answered_with_fallbacks_apart() -> None:
+    q = Question("a", "?", ("90%",))
+    records = [
+        Record(q, "90% [1]", 1.0, (), 1.0, reader="llm"),
+        Record(q, None, 0.0, (), 1.0, reader="llm"),  # the LLM's refusal is still its answer
+        Record(q, "90%", 0.8, (), 1.0, reader="lexical", reader_fallback="the LLM did not answer within 30 s"),
+        Record(q, "80%", 0.6, (), 1.0, reader="lexical", reader_fallback="cannot reach the LLM"),
+        Record(q, "90%", 0.9, (), 1.0, reader="lexical"),
+        Record(q, "90%", 0.9, (), 1.0),  # a target that does not say which reader answered
+    ]
+    summary = summarise(records)
+    assert summary.readers == {"llm": 2, "lexical (fallback)": 2, "lexical": 1}
+    assert list(summary.readers) == ["lexical (fallback)", "llm", "lexical"]  # most first, then by name
+    assert readers_text(summary.readers) == "lexical (fallback) 2, llm 2, lexical 1"
+    assert summarise([records[-1]]).readers == {}
+    assert readers_text({}) == "not reported by the target"

@@ -118,7 +118,15 @@
       showAnswer("answered",
         el("h2", {}, "Câu trả lời"),
         el("p", { class: "answer-text" }, data.answer),
-        el("p", { class: "confidence" }, "Độ tin cậy: " + Troly.percent(data.confidence)));
+        // A language model's answer has no calibrated confidence: its [n] markers name its sources.
+        data.reader === "llm"
+          ? el("p", { class: "confidence" }, "Do mô hình ngôn ngữ viết từ các nguồn trích dẫn [1], [2]… bên dưới.")
+          : el("p", { class: "confidence" }, "Độ tin cậy: " + Troly.percent(data.confidence)),
+        data.rewritten_question
+          ? el("p", { class: "rewritten" }, "Đã tìm theo câu hỏi: " + data.rewritten_question) : null,
+        data.reader_fallback
+          ? el("p", { class: "fallback" }, "Mô hình ngôn ngữ chưa trả lời được; đây là câu trả lời trích xuất.")
+          : null);
     } else {
       showAnswer("abstained",
         el("p", { class: "abstain-message" }, ABSTAIN),
