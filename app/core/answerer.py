@@ -158,15 +158,20 @@ class Answerer:
         """The generator's answer as it is written; on its failure, the extractive answer (after
         whatever text had already gone out: a stream cannot take it back, ``AnswerDone`` says)."""
         passages = r.hits[: self.settings.llm_passages]
+        sent = False
         try:
             with r.watch.lap("llm"):
                 generation = generator.generate(r.searched, passages)
                 for piece in generation:
+                    sent = True
                     yield AnswerDelta(piece)
                 written = generation.result
         except LLMUnavailable as exc:
             log.warning("answering with the %s reader: %s", self.reader.name, exc.message)
-            yield AnswerDone(self._extract(r, fallback=exc.message))
+            fallback = self._extract(r, fallback=exc.message)
+            if not sent and fallback.answer is not None:
+                yield AnswerDelta(fallback.answer)  # as an extractive stream sends its answer
+            yield AnswerDone(fallback)
             return
         yield AnswerDone(self._written(generator, r, written))
 

@@ -151,8 +151,11 @@ def test_a_failure_mid_stream_keeps_what_was_sent_and_ends_with_the_fallback(
     assert done.answer.reader == "lexical" and done.answer.reader_fallback and "90%" in (done.answer.answer or "")
 
 
-def test_an_extractive_stream_sends_its_answer_as_one_delta(open_with: Callable[..., Assistant]) -> None:
-    events = list(open_with(None).ask_stream(QUESTION, UNIT))
+@pytest.mark.parametrize("generator", [None, Scripted(["90% [1]"], fail_after=0)], ids=["alone", "as fallback"])
+def test_an_extractive_stream_sends_its_answer_as_one_delta(
+    open_with: Callable[..., Assistant], generator: Scripted | None
+) -> None:
+    events = list(open_with(generator).ask_stream(QUESTION, UNIT))
     deltas = [e.text for e in events if isinstance(e, AnswerDelta)]
     done = events[-1]
     assert isinstance(done, AnswerDone) and deltas == [done.answer.answer] and done.answer.reader == "lexical"

@@ -33,10 +33,18 @@ def test_markers_are_renumbered_in_the_order_the_answer_first_cites_them() -> No
 
 
 def test_a_marker_split_across_pieces_is_held_back_until_it_is_whole() -> None:
-    shown, citing = read(["Đạt 90%", " [", "2", "] và 34 đơn vị [1", ", 2]."])
-    assert shown[0] == "Đạt 90%"  # what comes before the open bracket is shown at once
+    shown, citing = read(["Đạt 90%", " [", "2", "] và 34 đơn vị", " [1", ", 2]."])
+    assert shown[0] == "Đạt 90% [1] và 34 đơn vị"  # shown once it cites; then " [1, 2]" waits for its "]"
     assert "".join(shown) == "Đạt 90% [1] và 34 đơn vị [2][1]."
     assert citing.cited == [1, 0]
+
+
+def test_nothing_is_shown_until_the_answer_cites_a_passage() -> None:
+    citing = Citing(2)
+    assert citing.feed("Tỷ lệ đạt ") == "" and citing.feed("90% [7]") == ""  # [7] names no passage
+    assert citing.feed(" theo báo cáo [2]") == "Tỷ lệ đạt 90% theo báo cáo [1]"
+    uncited, citing = read(["Tỷ lệ đạt 90%."])
+    assert uncited == [] and citing.cited == [] and not citing.refused
 
 
 def test_numbers_that_name_no_passage_are_dropped_from_text_and_citations() -> None:
@@ -44,8 +52,8 @@ def test_numbers_that_name_no_passage_are_dropped_from_text_and_citations() -> N
     assert "".join(shown) == "Đạt 90% theo báo cáo [1]."
     assert citing.cited == [1]
     # The space before a dropped marker goes with it, when it came in an earlier piece too.
-    shown, _ = read(["theo yêu cầu của Bộ ", "[9]", "."], passages=2)
-    assert "".join(shown) == "theo yêu cầu của Bộ."
+    shown, _ = read(["Theo [1] yêu cầu của Bộ ", "[9]", "."], passages=2)
+    assert "".join(shown) == "Theo [1] yêu cầu của Bộ."
 
 
 def test_brackets_that_are_not_markers_stay_text() -> None:

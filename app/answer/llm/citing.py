@@ -1,6 +1,7 @@
 """The model's ``[n]`` markers as the text streams: renumbered to the answer's citations, which
 list the cited passages first, in the order the answer first cites them; numbers that name no
-passage dropped; and the fixed refusal recognised before any of it is shown.
+passage dropped; the fixed refusal recognised before any of it is shown; and nothing shown until
+the answer has cited a passage (a reply that never does is not an answer: see ``reader``).
 
 Renumbering can be done piece by piece because the order is that of first mention: when a
 marker arrives, its number in the answer is already known. A piece ending inside what may be a
@@ -45,12 +46,21 @@ class Citing:
             folded = _folded(self.raw)
             if _REFUSAL.startswith(folded) or folded.startswith(_REFUSAL):
                 return ""  # still possibly the refusal (or only blank so far), or the refusal itself
+            if not self._cites(self.raw):
+                # Nothing is shown before the answer has cited a passage: uncited text is not an
+                # answer troly gives, and a stream cannot take back what it has shown.
+                return ""
             self._started = True
         return self._drain(final=False)
 
+    def _cites(self, text: str) -> bool:
+        return any(
+            1 <= int(n) <= self.passages for m in _MARKER.finditer(text) for n in re.findall(r"\d+", m.group(2))
+        )
+
     def finish(self) -> str:
         """The rest, once the model has stopped ("" for a refusal)."""
-        if self.refused:
+        if self.refused or not self._cites(self.raw):
             return ""
         self._started = True
         return self._drain(final=True)
