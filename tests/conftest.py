@@ -215,6 +215,12 @@ def serve_app(app: FastAPI) -> Iterator[str]:
         sock.close()
 
 
+@pytest.fixture(scope="session")
+def serve() -> Callable[[FastAPI], AbstractContextManager[str]]:
+    """``serve_app`` for test modules (which cannot import conftest by name: the browser tests have one too)."""
+    return serve_app
+
+
 @dataclass(frozen=True)
 class Served:
     """A server started by ``start_server``: its URL, data directory, settings and the assistant behind it."""

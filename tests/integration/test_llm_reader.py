@@ -69,21 +69,14 @@ def ask_streamed(client: httpx.Client, question: str, **body: Any) -> list[tuple
 def scripted(
     tmp_path_factory: pytest.TempPathFactory,
     start_server: Callable[..., AbstractContextManager[Any]],
-    serve_llm: Callable[..., AbstractContextManager[str]],
+    serve: Callable[..., AbstractContextManager[str]],
 ) -> Iterator[tuple[httpx.Client, Any]]:
     llm = scripted_llm()
-    with serve_llm(llm) as llm_url:
+    with serve(llm) as llm_url:
         settings = {"reader": "llm", "llm_base_url": llm_url + "/v1", "llm_model": "scripted", "llm_passages": 3}
         data_dir = tmp_path_factory.mktemp("llm-scripted")
         with start_server(data_dir, prepare=seed, **settings) as served, httpx.Client(base_url=served.url) as client:
             yield client, llm.state
-
-
-@pytest.fixture(scope="module")
-def serve_llm() -> Callable[..., AbstractContextManager[str]]:
-    from conftest import serve_app
-
-    return serve_app
 
 
 def prompt_passages(request: dict[str, Any]) -> dict[int, str]:
@@ -130,11 +123,12 @@ def test_a_follow_up_is_rewritten_then_answered(scripted: tuple[httpx.Client, An
     assert "90%" in answer["answer"]
 
 
-def test_the_sdk_gets_the_llms_answer_with_its_sources(scripted: tuple[httpx.Client, Any]) -> None:
+def test_the_sdk_gets_the_llms_answer_with_its_sources(
+    scripted: tuple[httpx.Client, Any], admin_headers: dict[str, str]
+) -> None:
     client = scripted[0]
-    from conftest import ADMIN_KEY
-
-    sdk = openai.OpenAI(base_url=str(client.base_url) + "/v1", api_key=ADMIN_KEY, max_retries=0, timeout=60)
+    key = admin_headers["Authorization"].removeprefix("Bearer ")
+    sdk = openai.OpenAI(base_url=str(client.base_url) + "/v1", api_key=key, max_retries=0, timeout=60)
     reply = sdk.chat.completions.create(model=UNIT, messages=[{"role": "user", "content": Q90}])
     content = reply.choices[0].message.content or ""
     assert content.startswith("Trợ lý ảo phải trả lời được 90% câu hỏi [1][2]")
