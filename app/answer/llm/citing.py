@@ -54,9 +54,7 @@ class Citing:
         return self._drain(final=False)
 
     def _cites(self, text: str) -> bool:
-        return any(
-            1 <= int(n) <= self.passages for m in _MARKER.finditer(text) for n in re.findall(r"\d+", m.group(2))
-        )
+        return any(1 <= int(n) <= self.passages for m in _MARKER.finditer(text) for n in re.findall(r"\d+", m.group(2)))
 
     def finish(self) -> str:
         """The rest, once the model has stopped ("" for a refusal)."""
