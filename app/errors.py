@@ -79,3 +79,19 @@ class LLMUnavailable(TrolyError):
     extractive reader and says why in the answer (``Answer.reader_fallback``)."""
 
     code = "llm_unavailable"
+
+
+class RateLimited(TrolyError):
+    """Too many requests from one key or address for the configured limit."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class NotReady(TrolyError):
+    """The service cannot serve yet (or any more): what is missing is in the message."""
+
+    code = "not_ready"

@@ -28,6 +28,8 @@ STATUS: list[tuple[type[errors.TrolyError], int]] = [
     (errors.EmbedderMismatch, 409),
     (errors.Unauthorized, 401),
     (errors.Forbidden, 403),
+    (errors.RateLimited, 429),
+    (errors.NotReady, 503),
 ]
 
 _HTTP_CODES = {
@@ -39,6 +41,8 @@ _HTTP_CODES = {
     413: "too_large",
     415: "unsupported_format",
     422: "invalid_input",
+    429: "rate_limited",
+    503: "not_ready",
 }
 
 # The routes that answer as the OpenAI API does, errors included.
@@ -47,7 +51,7 @@ OPENAI_PREFIXES = ("/v1/models", "/v1/chat/")
 _OPENAI_STATUS = {422: 400}
 # troly's codes that OpenAI clients know under another name.
 _OPENAI_CODES = {"unauthorized": "invalid_api_key", "unit_not_found": "model_not_found"}
-_OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error"}
+_OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 429: "rate_limit_error"}
 
 
 def is_openai_path(path: str, root_path: str = "") -> bool:
@@ -58,11 +62,19 @@ def is_openai_path(path: str, root_path: str = "") -> bool:
 
 
 def error_response(
-    status: int, code: str, message: str, *, openai: bool = False, param: str | None = None
+    status: int,
+    code: str,
+    message: str,
+    *,
+    openai: bool = False,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     status, body = shaped(status, code, message, openai=openai, param=param)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 def shaped(
@@ -107,7 +119,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(errors.TrolyError)
     async def domain_error(request: Request, exc: errors.TrolyError) -> JSONResponse:
-        return error_response(status_of(exc), exc.code, exc.message, openai=openai(request))
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, errors.RateLimited) else None
+        return error_response(status_of(exc), exc.code, exc.message, openai=openai(request), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
