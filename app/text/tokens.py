@@ -7,8 +7,11 @@ question is segmented differently from the passage that answers it.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from functools import lru_cache
+from pathlib import Path
 
 from app.text.normalize import normalize
 
@@ -21,7 +24,23 @@ def _tokenizer():  # type: ignore[no-untyped-def]
     # pyvi loads its CRF model on import; import lazily so importing troly stays cheap.
     from pyvi import ViTokenizer
 
+    _drop_model_file(ViTokenizer.ViTokenizer.model)
     return ViTokenizer
+
+
+def _drop_model_file(crf) -> None:  # type: ignore[no-untyped-def]
+    """Unpickling pyvi's CRF (sklearn-crfsuite) writes the model to a new ``model*.crfsuite``
+    file in the temporary directory, never removed, and keeps its descriptor open: 637 KB left
+    behind by every process that tokenizes. Open the tagger now (crfsuite reads the file into
+    memory), then remove the file and close the descriptor."""
+    resource = getattr(crf, "modelfile", None)
+    name = getattr(resource, "name", None)
+    if resource is None or name is None or not getattr(resource, "auto", False):
+        return  # not the temporary copy this works around (another pyvi or sklearn-crfsuite)
+    crf.tagger_  # noqa: B018 - the property opens the model
+    with contextlib.suppress(OSError):
+        os.close(resource.fd)
+    Path(name).unlink(missing_ok=True)
 
 
 def syllables(text: str) -> list[str]:
