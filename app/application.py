@@ -12,7 +12,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__, api, web
+from app.api.metrics import instrument
 from app.assistant import Assistant
+from app.service.metrics import metrics_from_environment
 from app.settings import Settings
 from app.wiring import open_services
 
@@ -20,13 +22,18 @@ from app.wiring import open_services
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
     """``assistant`` may be given (tests, embedding in another program); otherwise it opens at start."""
     settings = settings or Settings()
+    # Its own registry: apps made in one process count apart (multiprocess mode: docs/operations.md).
+    metrics = metrics_from_environment()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = open_services(settings, assistant)
+        services = open_services(settings, assistant, metrics)
+        metrics.watch(services.assistant)
         app.state.assistant = services.assistant
         app.state.services = services
         yield
+        # A running evaluation ends between two questions (marked failed, so none looks alive).
+        services.evaluation_jobs.close()
         # A clean stop leaves fresh snapshots; after a crash the next start rebuilds from the store.
         services.assistant.save_indexes()
 
@@ -40,5 +47,6 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     # What GET /v1/models gives as every model's "created" (units keep no creation time).
     app.state.started_at = int(time.time())
     api.install(app, settings)
+    instrument(app, metrics)  # GET /metrics; its middleware outermost, so that it counts every request
     web.install(app)  # the pages (/, /quan-tri, /dashboard) and /static
     return app

@@ -8,17 +8,30 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
+# The rules below are also the HTTP API's published contract (its OpenAPI document gives these
+# patterns), so each is one regular expression that JSON Schema, Python and Rust read alike.
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+SLUG_MAX_CHARS = 64
+_YEAR = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"  # 0001-9999
+_LEAP_YEAR = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"  # 0400, not 0000
+_DAY = (
+    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    r"|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+# YYYY-MM or a real calendar day YYYY-MM-DD (29 February in leap years only).
+PARTIAL_DATE_PATTERN = rf"^(?:{_YEAR}-(?:0[1-9]|1[0-2])|{_YEAR}-{_DAY}|{_LEAP_YEAR}-02-29)$"
+_SLUG = re.compile(SLUG_PATTERN)
+_DATE = re.compile(PARTIAL_DATE_PATTERN)
 
 
 def is_slug(value: str) -> bool:
-    return len(value) <= 64 and bool(_SLUG.match(value))
+    return len(value) <= SLUG_MAX_CHARS and bool(_SLUG.fullmatch(value))
 
 
 def is_partial_date(value: str) -> bool:
     """``YYYY-MM`` or ``YYYY-MM-DD`` (a real calendar day): reports often carry only a month."""
-    if not _DATE.match(value):
+    if not _DATE.fullmatch(value):
         return False
     try:
         date.fromisoformat(value if len(value) == 10 else f"{value}-01")

@@ -45,12 +45,39 @@ class AnswerNotFound(NotFound):
     code = "answer_not_found"
 
 
+class QuestionSetNotFound(NotFound):
+    code = "question_set_not_found"
+
+
+class EvaluationNotFound(NotFound):
+    code = "evaluation_not_found"
+
+
 class Conflict(TrolyError):
     code = "conflict"
 
 
 class UnitExists(Conflict):
     code = "unit_exists"
+
+
+class QuestionSetMissing(Conflict):
+    """The question set a request names (in its body, not its path) is not, or no longer, the unit's:
+    what is stored conflicts with the request, as when the set was deleted after it was listed."""
+
+    code = "question_set_missing"
+
+
+class EvaluationRunning(Conflict):
+    """The unit has an evaluation queued or running: one at a time per unit."""
+
+    code = "evaluation_running"
+
+
+class EvaluationQueueFull(Conflict):
+    """As many evaluations are waiting as the service queues: it refuses more rather than pile them up."""
+
+    code = "evaluation_queue_full"
 
 
 class EmbedderMismatch(TrolyError):
@@ -95,3 +122,15 @@ class NotReady(TrolyError):
     """The service cannot serve yet (or any more): what is missing is in the message."""
 
     code = "not_ready"
+
+
+class BackupFailed(TrolyError):
+    """A backup or a restore could not be written (a full disk, a folder it may not write)."""
+
+    code = "backup_failed"
+
+
+class BackupInvalid(TrolyError):
+    """A backup that cannot be restored: not troly's, unfinished, or a file missing or damaged."""
+
+    code = "backup_invalid"

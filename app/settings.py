@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,10 +77,34 @@ class Settings(BaseSettings):
     llm_breaker_failures: int = Field(default=3, ge=1)
     llm_breaker_reset_s: float = Field(default=30.0, gt=0.0)
 
+    # Operations (docs/operations.md). Rate limits in the `limits` library's syntax, per API key
+    # (per client address for requests without one); "" turns a limit off. The storage is
+    # "memory://" (per process) or a store that replicas share ("redis://host:6379").
+    ask_rate_limit: str = "120/minute"  # POST /v1/ask and /v1/chat/completions
+    write_rate_limit: str = "60/minute"  # every other POST, PUT, PATCH, DELETE
+    rate_limit_storage: str = "memory://"
+    # One line per request: "json" for a log pipeline, "text" for a terminal.
+    log_format: Literal["json", "text"] = "text"
+
+    # Evaluations run from the service (docs/evaluation.md) pause this long before each question, and
+    # then wait for the live questions being answered: the civil servants' questions go first.
+    eval_pause_s: float = Field(default=0.05, ge=0.0, le=60.0)
+
     max_question_chars: int = Field(default=1000, ge=10)
     max_top_k: int = Field(default=50, ge=1)
     answer_rate_target: float = Field(default=0.9, ge=0.0, le=1.0)
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+
+    @field_validator("ask_rate_limit", "write_rate_limit")
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        """Checked at start: "120/minute", "10/second;1000/hour", or "" for none."""
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a rate limit such as '120/minute'") from exc
+        return value
 
     @property
     def db_path(self) -> Path:

@@ -15,7 +15,13 @@ from app.assistant import Assistant
 from app.embedding import Embedder, create_embedder
 from app.errors import ReaderUnavailable
 from app.evaluation.history import EvalHistory
+from app.evaluation.question_sets import QuestionSets
 from app.evaluation.results import EvaluationResults
+from app.service.evaluation_jobs import EvaluationJobs
+from app.service.evaluation_records import EvaluationRecords
+from app.service.live_traffic import LiveTraffic
+from app.service.metrics import Metrics
+from app.service.process_mark import ProcessMark
 from app.service.services import Services
 from app.settings import Settings
 from app.store import SqliteStore
@@ -121,13 +127,31 @@ def open_neural_reader(settings: Settings, lexical: AnswerModel) -> Reader:
     return NeuralReader(lexical, combined, scorer, settings.answer_max_chars, settings.reader_shortlist)
 
 
-def open_services(settings: Settings, assistant: Assistant | None = None) -> Services:
+def open_services(settings: Settings, assistant: Assistant | None = None, metrics: Metrics | None = None) -> Services:
+    """``metrics``: the app's (``create_app``), else a fresh registry. The evaluation jobs' worker
+    starts with the first evaluation; ``Services.evaluation_jobs.close()`` stops it."""
     assistant = assistant or open_assistant(settings)
+    history = EvalHistory(settings.eval_history_path)
+    question_sets = QuestionSets(settings.data_dir / "question_sets.sqlite3", settings.max_question_chars)
+    traffic = LiveTraffic()
+    jobs = EvaluationJobs(
+        assistant,
+        question_sets,
+        EvaluationRecords(settings.data_dir / "evaluations.sqlite3"),
+        history,
+        traffic,
+        ProcessMark(settings.data_dir),
+        settings.eval_pause_s,
+    )
     return Services(
         assistant=assistant,
         activity=ActivityLog(settings.data_dir / "activity.sqlite3"),
-        evaluations=EvaluationResults(EvalHistory(settings.eval_history_path)),
+        evaluations=EvaluationResults(history),
         access=open_access(settings),
+        question_sets=question_sets,
+        evaluation_jobs=jobs,
+        traffic=traffic,
+        metrics=metrics or Metrics(),
     )
 
 

@@ -115,9 +115,13 @@ def make_fake_embedder() -> Callable[..., FakeEmbedder]:
     return FakeEmbedder
 
 
+# Tests ask hundreds of questions from one address: rate limits are off unless a test sets them.
+UNLIMITED = {"ask_rate_limit": "", "write_rate_limit": ""}
+
+
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    """Settings for tests: no .env file, the given data directory, everything else default."""
-    return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[call-arg, arg-type]
+    """Settings for tests: no .env file, the given data directory, no rate limits, everything else default."""
+    return Settings(_env_file=None, data_dir=data_dir, **{**UNLIMITED, **overrides})  # type: ignore[arg-type]
 
 
 @pytest.fixture()

@@ -88,6 +88,10 @@ class Generator(Protocol):
 
     name: str
 
+    def check(self) -> None:
+        """Raises ``LLMUnavailable`` unless the reader can answer now (readiness)."""
+        ...
+
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         """A follow-up question rewritten to stand alone, for retrieval."""
         ...

@@ -8,18 +8,33 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from app.api.contract import errors
 from app.api.schemas import DocumentCreated, DocumentFull, DocumentIn, DocumentSummary
-from app.domain import DocumentInput
+from app.domain import PARTIAL_DATE_PATTERN, DocumentInput
 from app.errors import InvalidInput, UnsupportedFormat
-from app.ingest.formats import parse_file
+from app.ingest.formats import SUPPORTED_SUFFIXES, parse_file
 from app.service.deps import KeyDep, ReaderDep, ServicesDep, SettingsDep
-from app.service.documents import add_documents
 from app.settings import Settings
 
 router = APIRouter(tags=["documents"])
 
 _MAX_TITLE = DocumentIn.model_fields["title"].metadata[0].max_length
 _MAX_SOURCE = DocumentIn.model_fields["source"].metadata[0].max_length
+_FORM_FIELDS = ("file", "title", "date")
+_WRITE = (400, 401, 403, 413, 422, 429)
+_WHY = {
+    404: "no such unit, or no such document in it",
+    409: "another document of this unit already has this content",
+    413: "the request body is over TROLY_MAX_UPLOAD_BYTES, or a .docx would unpack past its limit",
+}
+_FILE_TYPES = ", ".join(sorted(SUPPORTED_SUFFIXES))
+_FILE_MEDIA_TYPES = (
+    "text/plain",
+    "text/markdown",
+    "text/html",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/pdf",
+)
 
 _BODY: dict[str, Any] = {
     "requestBody": {
@@ -30,16 +45,31 @@ _BODY: dict[str, Any] = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
+                    # Any other field is refused (422), as is a field sent twice.
+                    "additionalProperties": False,
                     "properties": {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "description": ".txt, .md, .html, .docx or .pdf",
+                            "description": f"a file whose name ends in {_FILE_TYPES} (else 415) and whose content "
+                            f"is such a file with text in it (else 422); the name, at most {_MAX_SOURCE} characters, "
+                            "becomes the document's source",
                         },
-                        "title": {"type": "string"},
-                        "date": {"type": "string", "description": "YYYY-MM-DD or YYYY-MM"},
+                        "title": {
+                            "type": "string",
+                            "maxLength": _MAX_TITLE,
+                            "description": "empty: the file's own title, if it has one",
+                        },
+                        "date": {
+                            "type": "string",
+                            # Empty, as a form sends a field left blank: no date.
+                            "pattern": rf"^(?:{PARTIAL_DATE_PATTERN[1:-1]})?$",
+                            "description": "YYYY-MM or a real calendar day YYYY-MM-DD; empty for none",
+                        },
                     },
-                }
+                },
+                # What the file may be (its name's extension says which; the part's own type is not read).
+                "encoding": {"file": {"contentType": ", ".join(_FILE_MEDIA_TYPES)}},
             },
         },
     }
@@ -66,6 +96,13 @@ async def _read_document(request: Request, settings: Settings) -> DocumentInput:
         return _validated(await request.body())
     if kind == "multipart/form-data":
         form = await request.form(max_files=1, max_fields=10, max_part_size=settings.max_upload_bytes)
+        unknown = sorted({name for name in form if name not in _FORM_FIELDS})
+        repeated = sorted({name for name in form if len(form.getlist(name)) > 1})
+        if unknown or repeated:
+            raise InvalidInput(
+                f"a multipart upload has the fields {', '.join(_FORM_FIELDS)} once each; "
+                f"not {', '.join(unknown + repeated)}"
+            )
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise InvalidInput("a multipart upload needs a 'file' field with a file name")
@@ -80,7 +117,7 @@ async def _read_document(request: Request, settings: Settings) -> DocumentInput:
             {
                 "title": title if title else (parsed.title or "")[:_MAX_TITLE],
                 "text": parsed.text,
-                "date": date if date and date.strip() else None,
+                "date": date or None,
                 "source": upload.filename,
             }
         )
@@ -93,6 +130,10 @@ async def _read_document(request: Request, settings: Settings) -> DocumentInput:
     response_model=DocumentCreated,
     openapi_extra=_BODY,
     summary="Add a document (JSON text, or an uploaded .txt/.md/.html/.docx/.pdf)",
+    responses={
+        200: {"model": DocumentCreated, "description": "this unit already holds this content: the stored document"},
+        **errors(*_WRITE, 404, 415, why=_WHY),
+    },
 )
 async def add_document(
     unit: str, request: Request, who: KeyDep, services: ServicesDep, settings: SettingsDep, response: Response
@@ -100,18 +141,20 @@ async def add_document(
     services.assistant.unit(unit)
     who.require_write(unit)
     document = await _read_document(request, settings)
-    [result] = await _in_thread(add_documents, services.assistant, services.access, who, unit, [document])
+    [result] = await _in_thread(services.add_documents, who, unit, [document])
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return DocumentCreated(document_id=result.document.id, passages=result.document.passages, created=result.created)
 
 
-@router.get("/v1/units/{unit}/documents", response_model=list[DocumentSummary])
+@router.get("/v1/units/{unit}/documents", response_model=list[DocumentSummary], responses=errors(401, 404, why=_WHY))
 def list_documents(unit: str, services: ServicesDep, _: ReaderDep) -> list[DocumentSummary]:
     return [DocumentSummary.of(d) for d in services.assistant.list_documents(unit)]
 
 
-@router.get("/v1/units/{unit}/documents/{document_id}", response_model=DocumentFull)
+@router.get(
+    "/v1/units/{unit}/documents/{document_id}", response_model=DocumentFull, responses=errors(401, 404, why=_WHY)
+)
 def get_document(unit: str, document_id: str, services: ServicesDep, _: ReaderDep) -> DocumentFull:
     return DocumentFull.of(services.assistant.get_document(unit, document_id))
 
@@ -121,6 +164,7 @@ def get_document(unit: str, document_id: str, services: ServicesDep, _: ReaderDe
     response_model=DocumentCreated,
     openapi_extra=_BODY,
     summary="Replace a document's content; its old passages leave the answers at once",
+    responses=errors(*_WRITE, 404, 409, 415, why=_WHY),
 )
 async def replace_document(
     unit: str, document_id: str, request: Request, who: KeyDep, services: ServicesDep, settings: SettingsDep
@@ -129,17 +173,23 @@ async def replace_document(
     who.require_write(unit)
     document = await _read_document(request, settings)
     replaced = await _in_thread(services.assistant.replace_document, unit, document_id, document)
+    services.metrics.observe_ingest(unit, 1, replaced.passages, operation="replace")
     services.access.audit(
         who, "document.replace", unit, document_id, {"title": replaced.title, "passages": replaced.passages}
     )
     return DocumentCreated(document_id=replaced.id, passages=replaced.passages, created=False)
 
 
-@router.delete("/v1/units/{unit}/documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/v1/units/{unit}/documents/{document_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403, 404, 429, why=_WHY),
+)
 def delete_document(unit: str, document_id: str, who: KeyDep, services: ServicesDep) -> Response:
     services.assistant.get_document(unit, document_id)
     who.require_write(unit)
     deleted = services.assistant.delete_document(unit, document_id)
+    services.metrics.observe_delete(unit)
     services.access.audit(who, "document.delete", unit, document_id, {"title": deleted.title})
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from app.api.chat_reply import content, count_words, cut, strip_sources
+from app.api.contract import CHAT_EVENT, errors
 from app.api.errors import body_of
 from app.api.openai_schemas import (
     ChatChoice,
@@ -30,7 +31,6 @@ from app.api.openai_schemas import (
     FinishReason,
     ModelList,
     ModelOut,
-    OpenAIErrorBody,
     Usage,
 )
 from app.api.schemas import MAX_HISTORY_TURNS, CitationOut
@@ -38,20 +38,22 @@ from app.api.streaming import event_stream
 from app.assistant import Assistant
 from app.domain import Answer, AnswerDelta, AnswerDone, AnswerEvent, Turn
 from app.errors import InvalidInput, UnitNotFound
-from app.service.deps import AssistantDep, ReaderDep, ServicesDep
+from app.service.deps import AssistantDep, ReaderDep, ServicesDep, SettingsDep
+from app.text.normalize import normalize
 
 ALL_UNITS = "troly"
 OWNER = "troly"
 # Passages cited per reply: a chat reply lists its sources under the text, so few of them.
 CHAT_TOP_K = 3
 
-router = APIRouter(tags=["openai"], responses={code: {"model": OpenAIErrorBody} for code in (400, 401, 403, 404, 413)})
+router = APIRouter(tags=["openai"])
 
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "a chat.completion, or with stream=true chat.completion.chunk events ending in data: [DONE]",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-    }
+        "content": {"text/event-stream": {"schema": CHAT_EVENT}},
+    },
+    **errors(400, 401, 404, 413, 429, openai=True),
 }
 
 
@@ -60,7 +62,7 @@ def _created(request: Request) -> int:
     return started
 
 
-@router.get("/v1/models", response_model=ModelList)
+@router.get("/v1/models", response_model=ModelList, responses=errors(401, openai=True))
 def list_models(request: Request, assistant: AssistantDep, _: ReaderDep) -> ModelList:
     """``created``: when this troly started (units keep no creation time)."""
     created = _created(request)
@@ -68,7 +70,7 @@ def list_models(request: Request, assistant: AssistantDep, _: ReaderDep) -> Mode
     return ModelList(data=[ModelOut(id=i, created=created, owned_by=OWNER) for i in ids])
 
 
-@router.get("/v1/models/{model}", response_model=ModelOut)
+@router.get("/v1/models/{model}", response_model=ModelOut, responses=errors(401, 404, openai=True))
 def get_model(model: str, request: Request, assistant: AssistantDep, _: ReaderDep) -> ModelOut:
     _unit_of(model, assistant)
     return ModelOut(id=model, created=_created(request), owned_by=OWNER)
@@ -84,12 +86,23 @@ def _unit_of(model: str, assistant: Assistant) -> str | None:
     return model
 
 
-def conversation(messages: Sequence[ChatMessageIn]) -> tuple[str, tuple[Turn, ...]]:
+def _check_question(n: int, message: ChatMessageIn, max_chars: int) -> None:
+    """Every user message is a question troly could be asked, as the schema says: some content,
+    each piece of its text not blank, the whole at most ``max_chars`` (TROLY_MAX_QUESTION_CHARS)."""
+    if not message.pieces or any(not normalize(piece) for piece in message.pieces):
+        raise InvalidInput(f"messages.{n}.content: a user message must not be blank")
+    if len(message.text) > max_chars:
+        raise InvalidInput(f"messages.{n}.content: a user message is longer than {max_chars} characters")
+
+
+def conversation(messages: Sequence[ChatMessageIn], max_chars: int) -> tuple[str, tuple[Turn, ...]]:
     """The last user message, and the user and assistant turns before it (the last
     MAX_HISTORY_TURNS, without the sources troly listed under its own replies)."""
     asked = [n for n, m in enumerate(messages) if m.role == "user"]
     if not asked:
         raise InvalidInput("messages: there is no user message to answer")
+    for n in asked:
+        _check_question(n, messages[n], max_chars)
     last = asked[-1]
     history = [
         Turn(role="user", content=m.text) if m.role == "user" else Turn(role="assistant", content=strip_sources(m.text))
@@ -100,10 +113,10 @@ def conversation(messages: Sequence[ChatMessageIn]) -> tuple[str, tuple[Turn, ..
 
 
 @router.post("/v1/chat/completions", response_model=ChatCompletion, responses=_STREAM_DOC)
-def chat_completions(body: ChatCompletionIn, services: ServicesDep, _: ReaderDep) -> Any:
+def chat_completions(body: ChatCompletionIn, services: ServicesDep, settings: SettingsDep, _: ReaderDep) -> Any:
     started = time.perf_counter()
     unit = _unit_of(body.model, services.assistant)
-    question, history = conversation(body.messages)
+    question, history = conversation(body.messages, settings.max_question_chars)
     reply = Reply(
         model=body.model,
         created=int(time.time()),
@@ -112,7 +125,7 @@ def chat_completions(body: ChatCompletionIn, services: ServicesDep, _: ReaderDep
     )
 
     def record(answer: Answer) -> None:
-        services.activity.record(answer, (time.perf_counter() - started) * 1000)
+        services.record_answer(answer, (time.perf_counter() - started) * 1000)
 
     if body.stream:
         events = services.assistant.ask_stream(question, unit, CHAT_TOP_K, history)

@@ -6,18 +6,18 @@ troly has no use for; responses hold exactly OpenAI's fields plus ``citations``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.schemas import MAX_TURN_CHARS, CitationOut
+from app.api.schemas import MAX_TURN_CHARS, NOT_BLANK, CitationOut, JsonInt, PositiveJsonInt, RequestBody, from_setting
 
 # A conversation longer than this is refused; only its last MAX_HISTORY_TURNS turns before the
 # question reach the reader, as /v1/ask's history would.
 MAX_MESSAGES = 200
 
 
-class TextPart(BaseModel):
+class TextPart(RequestBody):
     """A content part; only text parts carry anything troly reads (images and audio are refused)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -25,33 +25,68 @@ class TextPart(BaseModel):
     text: str = Field(max_length=MAX_TURN_CHARS)
 
 
-class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+# A user message is a question troly may be asked (the last one is): its content not blank and at
+# most TROLY_MAX_QUESTION_CHARS characters (its text parts joined), which the route checks (400)
+# against the settings: JSON Schema's if/then says it for the role "user".
+_QUESTION: dict[str, Any] = {**NOT_BLANK, **from_setting("maxLength", "max_question_chars")}
+_USER_MESSAGE: dict[str, Any] = {
+    "if": {"properties": {"role": {"const": "user"}}, "required": ["role"]},
+    "then": {
+        "required": ["content"],
+        "properties": {
+            "content": {
+                "anyOf": [
+                    {"type": "string", **_QUESTION},
+                    {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"type": "object", "properties": {"text": _QUESTION}},
+                        "description": "the parts' texts joined obey maxLength",
+                    },
+                ]
+            }
+        },
+    },
+}
+
+
+class ChatMessageIn(RequestBody):
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_USER_MESSAGE)
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: Annotated[str, Field(max_length=MAX_TURN_CHARS)] | list[TextPart] | None = None
 
     @property
-    def text(self) -> str:
+    def pieces(self) -> list[str]:
+        """The content's texts: the string, or each part's."""
         if isinstance(self.content, list):
-            return "".join(part.text for part in self.content)
-        return self.content or ""
+            return [part.text for part in self.content]
+        return [] if self.content is None else [self.content]
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
 
 
-class StreamOptions(BaseModel):
+class StreamOptions(RequestBody):
     model_config = ConfigDict(extra="ignore")
     include_usage: bool = False
 
 
-class ChatCompletionIn(BaseModel):
+class ChatCompletionIn(RequestBody):
     # extra="allow": temperature, top_p, seed, user… are accepted and ignored.
     model_config = ConfigDict(extra="allow")
     model: str = Field(description="a unit's id, or 'troly' for every unit (GET /v1/models)")
-    messages: list[ChatMessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
+    messages: list[ChatMessageIn] = Field(
+        min_length=1,
+        max_length=MAX_MESSAGES,
+        json_schema_extra={"contains": {"properties": {"role": {"const": "user"}}, "required": ["role"]}},
+        description="at least one user message: the last one is answered, the messages before it are the history",
+    )
     stream: bool = False
     stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(default=None, ge=1, description="cuts the reply at this many words")
-    max_completion_tokens: int | None = Field(default=None, ge=1, description="as max_tokens")
-    n: int = Field(default=1, ge=1, le=1, description="troly gives one answer")
+    max_tokens: PositiveJsonInt | None = Field(default=None, description="cuts the reply at this many words")
+    max_completion_tokens: PositiveJsonInt | None = Field(default=None, description="as max_tokens")
+    n: JsonInt = Field(default=1, ge=1, le=1, description="troly gives one answer")
 
 
 class Usage(BaseModel):

@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from app.domain import PARTIAL_DATE_PATTERN, SLUG_MAX_CHARS, SLUG_PATTERN
 from app.domain import Answer as CoreAnswer
 from app.domain import Citation as CoreCitation
 from app.domain import Document as CoreDocument
+from app.settings import Settings
+from app.text.normalize import VISIBLE_PATTERN
+
+# A limit the operator sets: the served OpenAPI document gives the running service's value
+# (app.api.contract.publish_limits); the core enforces it.
+SETTING_KEY = "x-troly-setting"
+
+
+def from_setting(keyword: str, setting: str) -> dict[str, Any]:
+    """JSON Schema ``keyword`` (maxLength, maximum) whose value is ``Settings.<setting>``."""
+    default = Settings.model_fields[setting].default
+    return {keyword: default, SETTING_KEY: {keyword: setting}}
+
+
+# Texts refused when empty (a question, a name, a document): the server normalizes them (app.text)
+# first, so white space and invisible characters alone count as empty.
+NOT_BLANK: dict[str, Any] = {"minLength": 1, "pattern": VISIBLE_PATTERN}
+
+
+def _json_integer(value: object) -> object:
+    """5.0 is an integer to JSON Schema, and so to the clients generated from it: taken as 5."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer in a request body: 5 or 5.0, never "5" nor true.
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+# One of at least 1 (the bound before the validator, or the schema would not show it as a minimum).
+PositiveJsonInt = Annotated[int, Field(ge=1), BeforeValidator(_json_integer)]
+
+
+class RequestBody(BaseModel):
+    """A request body takes JSON's types as its schema gives them (strict: "5" is no integer, 0 no boolean)."""
+
+    model_config = ConfigDict(strict=True)
 
 
 class ErrorDetail(BaseModel):
@@ -28,9 +65,26 @@ class Health(BaseModel):
     passages: int
 
 
-class UnitIn(BaseModel):
-    id: str = Field(examples=["cuc-vien-thong"], description="lowercase slug")
-    name: str = Field(min_length=1, max_length=200, examples=["Cục Viễn thông"])
+class Ready(BaseModel):
+    status: Literal["ready"] = "ready"
+    checks: dict[str, str] = Field(description="each check (store, indexes, llm when configured): ok")
+
+
+class UnitIn(RequestBody):
+    id: str = Field(
+        min_length=1,
+        max_length=SLUG_MAX_CHARS,
+        pattern=SLUG_PATTERN,
+        examples=["cuc-vien-thong"],
+        description="lowercase slug: letters a-z and digits, words joined by single hyphens",
+    )
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=VISIBLE_PATTERN,
+        examples=["Cục Viễn thông"],
+        description="not blank",
+    )
 
 
 class UnitOut(BaseModel):
@@ -38,10 +92,20 @@ class UnitOut(BaseModel):
     name: str
 
 
-class DocumentIn(BaseModel):
+class DocumentIn(RequestBody):
     title: str = Field(default="", max_length=500)
-    text: str
-    date: str | None = Field(default=None, examples=["2024-07", "2024-07-15"])
+    # Not blank is the core's check (422 empty_document), as for an uploaded file's text; the
+    # cleaning may still find no text (only {placeholders} or a photo credit): empty_document too.
+    text: str = Field(
+        json_schema_extra=NOT_BLANK,
+        description="not blank; a text that cleaning leaves empty (only {placeholders}) is refused too",
+    )
+    date: str | None = Field(
+        default=None,
+        pattern=PARTIAL_DATE_PATTERN,
+        examples=["2024-07", "2024-07-15"],
+        description="YYYY-MM or a real calendar day YYYY-MM-DD",
+    )
     source: str | None = Field(default=None, max_length=2000)
 
 
@@ -82,9 +146,22 @@ class DocumentFull(DocumentSummary):
         )
 
 
-class KeyIn(BaseModel):
+class KeyIn(RequestBody):
+    """A maintainer key names at least one unit (else 422); each unit must exist (else 404)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"role": {"const": "maintainer"}}, "required": ["role"]},
+            "then": {"properties": {"units": {"minItems": 1}}, "required": ["units"]},
+        }
+    )
     role: Literal["admin", "maintainer", "reader"]
-    units: list[str] = Field(default_factory=list, description="units a maintainer key may change")
+    units: list[str] = Field(
+        default_factory=list,
+        # Not checked here: a unit that is no slug is a unit that does not exist (404).
+        json_schema_extra={"items": {"type": "string", "pattern": SLUG_PATTERN, "maxLength": SLUG_MAX_CHARS}},
+        description="units a maintainer key may change: at least one for a maintainer key",
+    )
 
 
 class KeyOut(BaseModel):
@@ -117,15 +194,24 @@ MAX_HISTORY_TURNS = 20
 MAX_TURN_CHARS = 8000
 
 
-class TurnIn(BaseModel):
+class TurnIn(RequestBody):
     role: Literal["user", "assistant"]
     content: str = Field(max_length=MAX_TURN_CHARS)
 
 
-class AskIn(BaseModel):
-    question: str
-    unit: str | None = None
-    top_k: int = 5
+class AskIn(RequestBody):
+    # Checked by the core (422), whose limits are settings: TROLY_MAX_QUESTION_CHARS, TROLY_MAX_TOP_K.
+    question: str = Field(
+        json_schema_extra={**NOT_BLANK, **from_setting("maxLength", "max_question_chars")},
+        description="not blank; at most TROLY_MAX_QUESTION_CHARS characters as sent",
+    )
+    unit: str | None = Field(default=None, description="a unit's id (404 if there is none), or null for every unit")
+    top_k: JsonInt = Field(
+        default=5,
+        ge=1,
+        json_schema_extra=from_setting("maximum", "max_top_k"),
+        description="citations to return: 1 to TROLY_MAX_TOP_K",
+    )
     stream: bool = Field(
         default=False,
         description="answer text/event-stream: event citations, then delta {text} chunks, then done (this "
@@ -169,7 +255,7 @@ class CitationOut(BaseModel):
         )
 
 
-class FeedbackIn(BaseModel):
+class FeedbackIn(RequestBody):
     helpful: bool
     comment: str | None = Field(default=None, max_length=2000)
 

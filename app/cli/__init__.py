@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from app.bench.cli import bench
 from app.cli.ask import ask
+from app.cli.backup import backup, restore
 from app.cli.documents import ingest
 from app.cli.evaluation import eval_group
 from app.cli.fusion_grid import fusion_grid
@@ -18,7 +19,7 @@ from app.cli.train_reader import train_reader
 from app.cli.tune import tune
 from app.cli.units import units
 
-for _command in (serve, ingest, ask, units, eval_group, tune, train_reader, fusion_grid, keys, bench):
+for _command in (serve, ingest, ask, units, eval_group, tune, train_reader, fusion_grid, keys, backup, restore, bench):
     main.add_command(_command)
 
 __all__ = ["main"]

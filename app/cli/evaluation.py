@@ -64,8 +64,8 @@ def eval_run(
 
     from app.evaluation.dataset import load_questions
     from app.evaluation.history import EvalHistory
-    from app.evaluation.outcomes import confidence_auc, summarise
-    from app.evaluation.runner import run
+    from app.evaluation.outcomes import confidence_auc
+    from app.evaluation.runner import evaluate
     from app.evaluation.split import select_part
     from app.evaluation.targets import InProcess, OverHttp
 
@@ -78,19 +78,21 @@ def eval_run(
             corpus = corpus or Path("corpus")
             target_obj = InProcess(runtime.fresh_assistant(corpus, Path(scratch), threshold))
             corpus_label = str(corpus)
-        description = target_obj.describe()
-        description["part"] = part
-        with tqdm(total=len(asked), desc="asking", unit="q", disable=None) as bar:
-            records = run(asked, target_obj, top_k=top_k, progress=bar.update)
-        summary = summarise(records)
-        units = {q.unit for q in asked}
         history = EvalHistory(runtime.settings.eval_history_path)
-        saved = history.add(
-            str(questions), corpus_label, units.pop() if len(units) == 1 else None, description, summary, records
-        )
-    _print_summary(summary, target, saved.id)
-    click.echo(f"confidence ROC AUC {confidence_auc(records):7.3f}  (right drafts against every other question)")
-    if fail_under and not summary.meets(target):
+        with tqdm(total=len(asked), desc="asking", unit="q", disable=None) as bar:
+            done = evaluate(
+                asked,
+                target_obj,
+                history,
+                label=str(questions),
+                corpus=corpus_label,
+                details={"part": part},
+                top_k=top_k,
+                progress=bar.update,
+            )
+    _print_summary(done.summary, target, done.run.id)
+    click.echo(f"confidence ROC AUC {confidence_auc(done.records):7.3f}  (right drafts against every other question)")
+    if fail_under and not done.summary.meets(target):
         sys.exit(1)
 
 

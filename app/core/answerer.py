@@ -100,9 +100,11 @@ class Answerer:
 
     def _retrieve(self, question: str, unit: str | None, top_k: int, history: Sequence[Turn]) -> _Retrieved:
         watch = Stopwatch()
+        self._check(question, top_k)
         with watch.lap("normalize"):
             question = normalize(question)
-        self._check(question, top_k)
+        if not question:
+            raise InvalidInput("the question is empty")
         searched = question
         if history and self.generator is not None:
             with watch.lap("rewrite"):
@@ -192,9 +194,8 @@ class Answerer:
         )
 
     def _check(self, question: str, top_k: int) -> None:
+        """The question as sent: its length is what the HTTP API's schema limits (maxLength)."""
         s = self.settings
-        if not question:
-            raise InvalidInput("the question is empty")
         if len(question) > s.max_question_chars:
             raise InvalidInput(f"the question is longer than {s.max_question_chars} characters")
         if not 1 <= top_k <= s.max_top_k:

@@ -15,6 +15,9 @@ from app.store.base import DocumentStore
 
 log = logging.getLogger(__name__)
 
+# Each unit's snapshot is a folder of this one, in the data directory, named by the unit's id.
+SNAPSHOTS_FOLDER = "indexes"
+
 
 def check_embedder(store: DocumentStore, embedder: Embedder) -> None:
     """A store remembers the embedder that filled it: vectors of another one would answer nonsense."""

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.core.indexes import UnitIndexes, check_embedder
-from app.domain import Document, DocumentInput, PassageHit, Unit, is_slug
+from app.core.indexes import SNAPSHOTS_FOLDER, UnitIndexes, check_embedder
+from app.domain import Document, DocumentInput, PassageHit, Unit, content_id, is_slug
 from app.embedding.base import Embedder
 from app.errors import Conflict, DocumentNotFound, InvalidInput, UnitNotFound
 from app.ingest.pipeline import PreparedDocument, prepare
@@ -47,13 +47,24 @@ class KnowledgeBase:
         self._query_vector = functools.lru_cache(maxsize=settings.query_cache_size)(self._embed_question)
         check_embedder(store, embedder)
         self._indexes = UnitIndexes(
-            store, embedder, settings.data_dir / "indexes", exact_below=settings.exact_search_below
+            store, embedder, settings.data_dir / SNAPSHOTS_FOLDER, exact_below=settings.exact_search_below
         )
 
     def save_indexes(self) -> None:
         """Snapshots every unit's indexes, so that the next start reads them instead of rebuilding."""
         with self._write_lock:
             self._indexes.save()
+
+    def stale_indexes(self) -> list[str]:
+        """Units whose index is missing or out of step with the store (readiness): none normally,
+        since every write updates both under the write lock."""
+        with self._write_lock:
+            return [
+                unit.id
+                for unit in self.store.list_units()
+                if unit.id not in self._indexes
+                or self._indexes[unit.id].fingerprint() != self.store.unit_fingerprint(unit.id)
+            ]
 
     def index(self, unit_id: str) -> UnitIndex:
         """A unit's indexes as they stand (diagnosis and tests: every write goes through this class)."""
@@ -63,9 +74,10 @@ class KnowledgeBase:
     def create_unit(self, unit_id: str, name: str) -> Unit:
         if not is_slug(unit_id):
             raise InvalidInput(f"unit id {unit_id!r} must be a lowercase slug such as 'cuc-vien-thong'")
-        if not name.strip():
+        name = normalize(name)
+        if not name:
             raise InvalidInput("unit name must not be empty")
-        unit = Unit(id=unit_id, name=normalize(name))
+        unit = Unit(id=unit_id, name=name)
         with self._write_lock:
             self.store.add_unit(unit)
             self._indexes.create(unit.id)
@@ -155,7 +167,17 @@ class KnowledgeBase:
             existing = self.store.find_document(unit_id, item.document.content_hash)
             if existing is not None:
                 return existing, []
+            item = self._free_id(unit_id, item)
             return item.document, self.store.add_document(item.document, item.passages, item.tokens, vectors)
+
+    def _free_id(self, unit_id: str, item: PreparedDocument) -> PreparedDocument:
+        """A replaced document keeps the id its first content gave it: that content, added again,
+        takes the next free id instead of failing on the taken one."""
+        free, attempt = item, 0
+        while self.store.get_document(unit_id, free.document.id) is not None:
+            attempt += 1
+            free = item.with_id(content_id(unit_id, item.document.content_hash, str(attempt)))
+        return free
 
     def replace_document(self, unit_id: str, document_id: str, document: DocumentInput) -> Document:
         """New content under the same id: the old passages leave the answers as the new ones enter."""

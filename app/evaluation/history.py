@@ -27,14 +27,20 @@ CREATE TABLE IF NOT EXISTS runs (
 
 
 @dataclass(frozen=True)
-class Run:
+class RunHead:
+    """A stored run without its records: what an overview of many runs needs."""
+
     id: int
     created_at: str
-    questions: str  # the question set's path
+    questions: str  # the question set: its path, or a stored set's name
     corpus: str | None
     unit: str | None
     target: dict[str, Any]  # embedder, index size, settings
     summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Run(RunHead):
     records: list[dict[str, Any]]
 
     @property
@@ -122,6 +128,19 @@ class EvalHistory:
         return [Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), json.loads(r[7])) for r in rows][
             ::-1
         ]
+
+    def latest_per_unit(self) -> dict[str, RunHead]:
+        """Each unit's newest run among those scoped to one unit (a run over several units is no
+        unit's), in one query and without the records: the overview asks this for every unit."""
+        rows = (
+            self._db()
+            .execute(
+                "SELECT id, created_at, questions, corpus, unit, target, summary FROM runs"
+                " WHERE id IN (SELECT MAX(id) FROM runs WHERE unit IS NOT NULL GROUP BY unit)"
+            )
+            .fetchall()
+        )
+        return {r[4]: RunHead(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6])) for r in rows}
 
     def latest(self, unit: str | None = None) -> Run | None:
         """The newest run, preferring one scoped to ``unit`` when asked for one."""

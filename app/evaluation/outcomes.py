@@ -36,6 +36,19 @@ def contains_answer(text: str | None, answers: Sequence[str]) -> bool:
     return any(fold(a) in haystack for a in answers if a.strip())
 
 
+# What an evaluation lists as its misses: the outcomes a maintainer has something to fix for.
+MISSED = frozenset({Outcome.WRONG, Outcome.FALSE_ABSTENTION, Outcome.FALSE_ANSWER})
+
+
+@dataclass(frozen=True)
+class Cited:
+    """The first passage an answer cited, as a maintainer reads it next to a miss."""
+
+    title: str
+    text: str
+    highlight: tuple[int, int] | None  # the answering sentence inside ``text``, when it is there
+
+
 def classify(question: Question, answer: str | None) -> Outcome:
     if question.answerable:
         if answer is None:
@@ -58,6 +71,8 @@ class Record:
     # fallback's, why the configured reader did not answer; None when the target did not say.
     reader: str | None = None
     reader_fallback: str | None = None
+    # The first citation whole (title, highlight), when the target gave it: ``citations`` has texts only.
+    first_citation: Cited | None = None
     outcome: Outcome = field(init=False)
 
     def __post_init__(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.evaluation.history import EvalHistory
+from app.evaluation.history import EvalHistory, RunHead
 
 
 @dataclass(frozen=True)
@@ -31,17 +31,23 @@ class EvaluationResults:
     def latest(self, unit: str | None = None) -> LastEvaluation | None:
         """The newest run, preferring one scoped to ``unit`` when asked for one."""
         run = self._history.latest(unit)
-        if run is None:
-            return None
-        s = run.summary
-        return LastEvaluation(
-            run=run.id,
-            at=run.created_at,
-            questions=run.questions,
-            embedder=run.target.get("embedder"),
-            answer_rate=s["answer_rate"],
-            false_answer_rate=s["false_answer_rate"],
-            recall_at_1=s["recall_at_1"],
-            recall_at_5=s["recall_at_5"],
-            mrr=s["mrr"],
-        )
+        return None if run is None else _last(run)
+
+    def latest_per_unit(self) -> dict[str, LastEvaluation]:
+        """Each unit's own newest run (never another unit's, nor one over several units)."""
+        return {unit: _last(run) for unit, run in self._history.latest_per_unit().items()}
+
+
+def _last(run: RunHead) -> LastEvaluation:
+    s = run.summary
+    return LastEvaluation(
+        run=run.id,
+        at=run.created_at,
+        questions=run.questions,
+        embedder=run.target.get("embedder"),
+        answer_rate=s["answer_rate"],
+        false_answer_rate=s["false_answer_rate"],
+        recall_at_1=s["recall_at_1"],
+        recall_at_5=s["recall_at_5"],
+        mrr=s["mrr"],
+    )

@@ -10,6 +10,7 @@ import httpx
 
 from app.assistant import Assistant
 from app.errors import TrolyError
+from app.evaluation.outcomes import Cited
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Reply:
     # the target says: a service older than the LLM reader does not.
     reader: str | None = None
     reader_fallback: str | None = None
+    first_citation: Cited | None = None
 
 
 class Target(Protocol):
@@ -42,6 +44,7 @@ class InProcess:
         started = time.perf_counter()
         answer = self.assistant.ask(question, unit=unit, top_k=top_k)
         elapsed = (time.perf_counter() - started) * 1000
+        first = answer.citations[0] if answer.citations else None
         return Reply(
             answer.answer,
             answer.confidence,
@@ -52,6 +55,7 @@ class InProcess:
             draft=answer.draft if answer.draft is not None else answer.answer,
             reader=answer.reader,
             reader_fallback=answer.reader_fallback,
+            first_citation=Cited(first.title, first.text, first.highlight) if first else None,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -79,6 +83,10 @@ class InProcess:
         }
 
 
+RATE_LIMIT_RETRIES = 30
+MAX_RETRY_WAIT_S = 60.0
+
+
 class OverHttp:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
@@ -86,10 +94,7 @@ class OverHttp:
 
     def ask(self, question: str, unit: str | None, top_k: int) -> Reply:
         started = time.perf_counter()
-        try:
-            response = self._client.post("/v1/ask", json={"question": question, "unit": unit, "top_k": top_k})
-        except httpx.HTTPError as exc:
-            raise TrolyError(f"cannot reach {self.url}: {exc}") from exc
+        response = self._post_ask({"question": question, "unit": unit, "top_k": top_k})
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             raise TrolyError(f"{self.url}/v1/ask answered {response.status_code}: {response.text[:200]}")
@@ -103,7 +108,21 @@ class OverHttp:
             draft=body["answer"],
             reader=body.get("reader"),
             reader_fallback=body.get("reader_fallback"),
+            first_citation=_cited(body["citations"][0]) if body["citations"] else None,
         )
+
+    def _post_ask(self, body: dict[str, Any]) -> httpx.Response:
+        """The service's answer; over its rate limit (429), after the ``Retry-After`` it asks for,
+        so that a question set larger than the limit is evaluated slowly rather than not at all."""
+        for _ in range(RATE_LIMIT_RETRIES):
+            try:
+                response = self._client.post("/v1/ask", json=body)
+            except httpx.HTTPError as exc:
+                raise TrolyError(f"cannot reach {self.url}: {exc}") from exc
+            if response.status_code != 429:
+                return response
+            time.sleep(min(float(response.headers.get("retry-after", "1")), MAX_RETRY_WAIT_S))
+        return response
 
     def describe(self) -> dict[str, Any]:
         try:
@@ -111,3 +130,8 @@ class OverHttp:
         except httpx.HTTPError as exc:
             raise TrolyError(f"cannot reach {self.url}: {exc}") from exc
         return {"target": self.url, "embedder": health.get("embedder"), "passages": health.get("passages")}
+
+
+def _cited(citation: dict[str, Any]) -> Cited:
+    highlight = citation.get("highlight")
+    return Cited(citation.get("title") or "", citation["text"], (highlight[0], highlight[1]) if highlight else None)

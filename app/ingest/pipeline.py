@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from app.domain import Document, DocumentInput, Passage, content_id, is_partial_date
@@ -25,6 +25,14 @@ class PreparedDocument:
     tokens: list[list[str]]
     # What the embedder sees: the passage with its document title for context.
     embed_texts: list[str]
+
+    def with_id(self, document_id: str) -> PreparedDocument:
+        """The same document and passages under another document id."""
+        return replace(
+            self,
+            document=replace(self.document, id=document_id),
+            passages=[replace(p, document_id=document_id) for p in self.passages],
+        )
 
 
 def _derive_title(text: str) -> str:

@@ -134,13 +134,8 @@ class UnitIndex:
     @classmethod
     def load(cls, folder: Path, dim: int, embedder: str, fingerprint: str) -> UnitIndex | None:
         """The saved indexes when they hold exactly the stored passages; None when missing or stale."""
-        try:
-            manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if manifest.get("format") != _FORMAT or manifest.get("embedder") != embedder:
-            return None
-        if manifest.get("fingerprint") != fingerprint:
+        manifest = _read_manifest(folder, embedder)
+        if manifest is None or manifest.get("fingerprint") != fingerprint:
             return None
         try:
             vectors: VectorIndex
@@ -155,3 +150,22 @@ class UnitIndex:
         if len(vectors) != len(lexical) or index.fingerprint() != fingerprint:
             return None
         return index
+
+
+def _read_manifest(folder: Path, embedder: str) -> dict[str, object] | None:
+    try:
+        manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT or manifest.get("embedder") != embedder:
+        return None
+    return manifest
+
+
+def snapshot_fingerprint(folder: Path, embedder: str) -> str | None:
+    """Which passages the snapshot in ``folder`` holds, as its manifest says (``UnitIndex.fingerprint``);
+    None when there is no readable snapshot of this format for this embedder. Reads the manifest only:
+    ``UnitIndex.load`` still checks the indexes themselves."""
+    manifest = _read_manifest(folder, embedder)
+    fingerprint = manifest.get("fingerprint") if manifest is not None else None
+    return fingerprint if isinstance(fingerprint, str) else None

@@ -19,6 +19,10 @@ _SHAPED = frozenset("ăâêôơư")
 _WORD = re.compile(r"(?:[^\W\d_]|[\u0300-\u036f])+")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
+# A text that normalizes to something, as a pattern: it holds one character that is neither white
+# space (str.isspace) nor removed as invisible. The HTTP API publishes it (JSON Schema, Python and
+# Rust read it alike) for the texts it refuses when empty: a question, a unit's name, a document.
+VISIBLE_PATTERN = r"[^\t-\r\x1c-\x20\x85\xa0\xad\u1680\u2000-\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff]"
 
 
 def _tone_position(letters: str) -> int | None:

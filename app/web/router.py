@@ -63,6 +63,12 @@ def maintain_page(request: Request) -> HTMLResponse:
     return _page(request, "maintain.html", "maintain", "Quản trị tài liệu")
 
 
+@router.get("/tong-quan", response_class=HTMLResponse)
+@router.get("/overview", response_class=HTMLResponse)
+def overview_page(request: Request) -> HTMLResponse:
+    return _page(request, "overview.html", "overview", "Tổng quan các đơn vị")
+
+
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard_page(request: Request) -> HTMLResponse:
     return _page(request, "dashboard.html", "dashboard", "Bảng theo dõi")

@@ -30,6 +30,18 @@ EVAL_QUESTIONS = [
     Question("q2", "Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?", ("836",), UNIT),
     Question("q3", "Giá vé máy bay từ Hà Nội đi Paris là bao nhiêu?", (), UNIT),
 ]
+# Two more units for the overview: one evaluated below the target (it holds other reports than the
+# questions ask about), one never evaluated and empty.
+OTHER_UNIT = "cuc-chuyen-doi-so"
+OTHER_UNIT_NAME = "Cục Chuyển đổi số quốc gia"
+OTHER_FILES = ["000_a62caa98ba70d574.txt"]
+OTHER_QUESTIONS = [
+    Question("c1", "Trợ lý ảo phải trả lời được bao nhiêu phần trăm câu hỏi?", ("90%",), OTHER_UNIT),
+    Question("c2", "Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?", ("836",), OTHER_UNIT),
+    Question("c3", "Giá vé máy bay từ Hà Nội đi Paris là bao nhiêu?", (), OTHER_UNIT),
+]
+EMPTY_UNIT = "cuc-an-toan-thong-tin"
+EMPTY_UNIT_NAME = "Cục An toàn thông tin"
 
 
 @dataclass
@@ -53,7 +65,15 @@ def seed(assistant: Assistant, settings: Settings) -> None:
     assistant.add_documents(UNIT, [load_file(SEEDS / name) for name in SEED_FILES])
     # A real evaluation run over the seeded unit, for the dashboard's "latest evaluation".
     target = InProcess(assistant)
+    history = EvalHistory(settings.eval_history_path)
     records = run(EVAL_QUESTIONS, target)
-    EvalHistory(settings.eval_history_path).add(
+    history.add(
         "eval/questions/browser-seed.jsonl", "corpus/bo-tttt", UNIT, target.describe(), summarise(records), records
     )
+    assistant.create_unit(OTHER_UNIT, OTHER_UNIT_NAME)
+    assistant.add_documents(OTHER_UNIT, [load_file(SEEDS / name) for name in OTHER_FILES])
+    records = run(OTHER_QUESTIONS, target)
+    summary = summarise(records)
+    assert summary.answer_rate < settings.answer_rate_target, "the second unit should miss the target"
+    history.add("eval/questions/browser-other.jsonl", OTHER_UNIT, OTHER_UNIT, target.describe(), summary, records)
+    assistant.create_unit(EMPTY_UNIT, EMPTY_UNIT_NAME)

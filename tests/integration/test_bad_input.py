@@ -320,6 +320,27 @@ DOCUMENT_REQUESTS: dict[str, Send] = {
     "form-file-as-text-field": Send(
         "POST", DOCS, {"data": {"file": TEXT}, "files": {"x": ("x.txt", b"x")}}, 422, "invalid_input"
     ),
+    "form-unknown-field": Send(
+        "POST",
+        DOCS,
+        {"files": {"file": ("a.txt", TEXT.encode(), "text/plain")}, "data": {"tieu_de": "Báo cáo"}},
+        422,
+        "invalid_input",
+    ),
+    "form-title-twice": Send(
+        "POST",
+        DOCS,
+        {"files": [("file", ("a.txt", TEXT.encode(), "text/plain")), ("title", (None, "A")), ("title", (None, "B"))]},
+        422,
+        "invalid_input",
+    ),
+    "form-blank-date": Send(
+        "POST",
+        DOCS,
+        {"files": {"file": ("a.txt", TEXT.encode(), "text/plain")}, "data": {"date": " "}},
+        422,
+        "invalid_input",
+    ),
     "form-urlencoded": Send("POST", DOCS, {"data": {"text": TEXT}}, 415, "unsupported_format"),
     "text-plain-body": Send(
         "POST", DOCS, {"content": TEXT.encode(), "headers": {"Content-Type": "text/plain"}}, 415, "unsupported_format"
@@ -357,6 +378,12 @@ DOCUMENT_REQUESTS: dict[str, Send] = {
     "create-unit-blank-name": Send(
         "POST", "/v1/units", {"json": {"id": "ten-trong", "name": "   "}}, 422, "invalid_input"
     ),
+    "create-unit-invisible-name": Send(
+        "POST", "/v1/units", {"json": {"id": "ten-trong", "name": "\u200b\u00ad"}}, 422, "invalid_input"
+    ),
+    "create-unit-id-with-newline": Send(
+        "POST", "/v1/units", {"json": {"id": "ten-moi\n", "name": "Sở"}}, 422, "invalid_input"
+    ),
     "create-unit-duplicate": Send("POST", "/v1/units", {"json": {"id": UNIT, "name": "Lần hai"}}, 409, "unit_exists"),
     "create-unit-malformed-json": Send(
         "POST", "/v1/units", {"content": b"{id: x}", "headers": JSON}, 422, "invalid_input"
@@ -389,6 +416,9 @@ ASKS: dict[str, tuple[dict[str, Any] | bytes, int, str]] = {
     "top-k-51": ({"question": QUESTION, "top_k": 51}, 422, "invalid_input"),
     "top-k-text": ({"question": QUESTION, "top_k": "năm"}, 422, "invalid_input"),
     "top-k-fraction": ({"question": QUESTION, "top_k": 2.5}, 422, "invalid_input"),
+    "top-k-as-text": ({"question": QUESTION, "top_k": "5"}, 422, "invalid_input"),
+    "stream-as-number": ({"question": QUESTION, "stream": 0}, 422, "invalid_input"),
+    "invisible-only": ({"question": "\u200b\ufeff "}, 422, "invalid_input"),
     "unknown-unit": ({"question": QUESTION, "unit": "khong-ton-tai"}, 404, "unit_not_found"),
     "malformed-json": (b'{"question": "abc"', 422, "invalid_input"),
     "not-json": (b"question=abc", 422, "invalid_input"),
@@ -411,6 +441,10 @@ def test_the_question_limit_is_exactly_1000_characters(client: httpx.Client) -> 
     assert len(longest) == 1000
     assert client.post("/v1/ask", json={"question": longest, "unit": UNIT}).status_code == 200
     assert_error(client.post("/v1/ask", json={"question": longest + "x", "unit": UNIT}), 422, "invalid_input")
+    # The limit is on the question as sent, as the schema's maxLength says: spaces count.
+    assert_error(client.post("/v1/ask", json={"question": longest + " ", "unit": UNIT}), 422, "invalid_input")
+    # 5.0 is an integer to JSON Schema.
+    assert client.post("/v1/ask", json={"question": QUESTION, "unit": UNIT, "top_k": 2.0}).status_code == 200
 
 
 def test_bad_reads_are_json_errors(client: httpx.Client) -> None:

@@ -211,6 +211,21 @@ def test_a_bad_key_is_openais_authentication_error(chat_world: ChatWorld) -> Non
         ({"model": UNIT, "messages": [{"role": "user", "content": "   "}]}, None),
         ({"model": UNIT, "messages": [{"role": "user", "content": "x" * 1001}]}, None),
         ({"model": UNIT, "messages": [{"role": "robot", "content": Q90}]}, "messages.0.role"),
+        ({"model": UNIT, "messages": [{"content": Q90}]}, "messages.0.role"),
+        ({"model": UNIT, "messages": [{"role": "user"}]}, None),
+        # Every user message is a question troly could be asked (the schema says so), not only the last.
+        (
+            {"model": UNIT, "messages": [{"role": "user", "content": " "}, {"role": "user", "content": Q90}]},
+            None,
+        ),
+        (
+            {"model": UNIT, "messages": [{"role": "user", "content": "x" * 1001}, {"role": "user", "content": Q90}]},
+            None,
+        ),
+        (
+            {"model": UNIT, "messages": [{"role": "user", "content": [{"type": "text", "text": "\u200b"}]}]},
+            None,
+        ),
         ({"messages": [{"role": "user", "content": Q90}]}, "model"),
         ({"model": UNIT, "messages": [{"role": "user", "content": Q90}], "max_tokens": 0}, "max_tokens"),
         ({"model": UNIT, "messages": [{"role": "user", "content": Q90}], "n": 2}, "n"),

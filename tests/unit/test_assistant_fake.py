@@ -195,6 +195,21 @@ def test_deleted_document_leaves_the_answers(assistant: Assistant) -> None:
     assert [d.id for d in assistant.list_documents(UNIT)] == [kept.id]
 
 
+def test_a_replaced_documents_first_content_added_again_is_a_new_document(assistant: Assistant) -> None:
+    """A replacement keeps the id its first content gave the document: that content, added again,
+    is stored under another id (it once failed on the taken id, a 500 over HTTP)."""
+    first = assistant.add_document(UNIT, DOC_2G).document
+    assistant.replace_document(UNIT, first.id, DOC_POST)
+    again = assistant.add_document(UNIT, DOC_2G)
+    assert again.created and again.document.id != first.id
+    assert assistant.add_document(UNIT, DOC_2G).document.id == again.document.id  # same content: stored once
+    assert {d.id: d.content_hash for d in assistant.list_documents(UNIT)} == {
+        first.id: assistant.get_document(UNIT, first.id).content_hash,
+        again.document.id: again.document.content_hash,
+    }
+    assert assistant.ask("Từ ngày nào sẽ tắt sóng 2G?", unit=UNIT).citations[0].document_id == again.document.id
+
+
 def test_reopening_rebuilds_the_indexes_from_the_store(open_fake: Callable[..., Assistant]) -> None:
     first = open_fake()
     first.create_unit(UNIT, "Cục Viễn thông")

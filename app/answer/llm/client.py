@@ -55,6 +55,15 @@ class ChatClient:
             "stream": stream,
         }
 
+    def check(self, timeout_s: float = 3.0) -> None:
+        """Whether the server answers its model list (readiness): ``LLMUnavailable`` if not."""
+        try:
+            response = self._http.get("/models", timeout=min(timeout_s, self.settings.timeout_s))
+        except httpx.HTTPError as exc:
+            raise LLMUnavailable(f"cannot reach the LLM at {self.settings.base_url}: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise LLMUnavailable(f"the LLM answered HTTP {response.status_code} to GET /models")
+
     def complete(self, messages: Sequence[Message], max_tokens: int) -> str:
         """The reply's whole text."""
         return "".join(self.stream(messages, max_tokens))

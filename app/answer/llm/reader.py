@@ -78,6 +78,10 @@ class LLMReader:
             raise
         self.breaker.succeeded()
 
+    def check(self) -> None:
+        """``LLMUnavailable`` unless the server answers now (its circuit is left as it is)."""
+        self.client.check()
+
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         """The follow-up ``question`` as a standalone one, from the conversation before it."""
         reply = "".join(self._call(rewrite_messages(question, history), REWRITE_MAX_TOKENS))

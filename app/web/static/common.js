@@ -139,6 +139,10 @@ const Troly = (() => {
     not_found: "Không tìm thấy dữ liệu yêu cầu.",
     conflict: "Thao tác bị từ chối vì trùng với dữ liệu đã có (ví dụ: một tài liệu khác đã có nội dung này).",
     unit_exists: "Đơn vị này đã tồn tại.",
+    question_set_not_found: "Không tìm thấy bộ câu hỏi này (có thể đã bị xóa).",
+    evaluation_not_found: "Không tìm thấy lần đánh giá này.",
+    evaluation_running: "Đơn vị này đang có một lần đánh giá chưa chạy xong: mỗi lúc chỉ chạy một lần.",
+    evaluation_queue_full: "Đang có quá nhiều lần đánh giá chờ chạy. Hãy thử lại khi một lần đã xong.",
     embedder_mismatch: "Chỉ mục được xây dựng bằng một mô hình khác; hãy liên hệ quản trị hệ thống.",
     internal_error: "Máy chủ gặp lỗi. Vui lòng thử lại sau.",
   };
