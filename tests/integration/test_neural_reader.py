@@ -17,7 +17,7 @@ from seed_questions import UNIT as SEED_UNIT
 from app.answer.features import NEURAL
 from app.answer.model import AnswerModel
 from app.answer.neural.delta import Card, Delta, Recipe, load_delta, save_delta
-from app.answer.neural.encoder import CrossEncoder, Encoder, mean_pool, pad_batch
+from app.answer.neural.encoder import CrossEncoder, Encoder, LoRALinear, mean_pool, pad_batch
 from app.answer.neural.reader import NeuralReader
 from app.answer.neural.scorer import CrossEncoderScorer
 from app.answer.neural.tokenizer import E5Tokenizer, PairText
@@ -133,6 +133,24 @@ def test_a_delta_for_other_base_weights_is_refused(base: BaseWeights, tmp_path: 
     assert set(load_delta(path).tensors) == set(tensors)
     with pytest.raises(ReaderUnavailable, match="fitted on other base weights"):
         CrossEncoderScorer(base, load_delta(path))
+
+
+def test_the_served_form_scores_as_the_trained_one(base: BaseWeights, tokenizer: E5Tokenizer) -> None:
+    """Folding the adapters in and running in bf16 keeps the logits and the order they give."""
+    torch.manual_seed(3)
+    model = CrossEncoder(Encoder.from_weights(base), 10, 4, 8.0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_b" in name:
+                p.normal_(0, 0.05)  # a fitted adapter: a zero one would fold in as nothing
+    pairs = [tokenizer.pair(PairText(SENTENCES[0], "Báo cáo", s, before="", after="")) for s in SENTENCES]
+    ids, attention = pad_batch(pairs, tokenizer.pad)
+    with torch.inference_mode():
+        trained = model(ids, attention)
+        served = model.for_serving()(ids, attention)
+    assert not any(isinstance(m, LoRALinear) for m in model.modules())  # one matmul per map
+    assert torch.allclose(served, trained, atol=0.05), (served, trained)
+    assert served.argsort().tolist() == trained.argsort().tolist()
 
 
 def test_without_its_delta_the_service_answers_with_the_lexical_reader(

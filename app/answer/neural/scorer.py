@@ -47,7 +47,7 @@ class CrossEncoderScorer:
         if set(state) != expected:
             raise ReaderUnavailable("the reader delta does not hold the tensors its recipe names: refit it")
         model.load_state_dict(state, strict=False)
-        self.model = model.eval()
+        self.model = model.for_serving()
         self.card: Card = delta.card
         self.tokenizer = E5Tokenizer(weights)
         self._gate = threading.BoundedSemaphore(max(1, concurrency))
