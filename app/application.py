@@ -20,7 +20,8 @@ from app.wiring import open_services
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
-    """``assistant`` may be given (tests, embedding in another program); otherwise it opens at start."""
+    """``assistant`` may be given (tests, embedding in another program; the caller closes it); otherwise
+    it opens at start, taking the data directory's lock (a second process is refused), and closes at the stop."""
     settings = settings or Settings()
     # Its own registry: apps made in one process count apart (multiprocess mode: docs/operations.md).
     metrics = metrics_from_environment()
@@ -34,8 +35,12 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         yield
         # A running evaluation ends between two questions (marked failed, so none looks alive).
         services.evaluation_jobs.close()
-        # A clean stop leaves fresh snapshots; after a crash the next start rebuilds from the store.
-        services.assistant.save_indexes()
+        try:
+            # A clean stop leaves fresh snapshots; after a crash the next start rebuilds from the store.
+            services.assistant.save_indexes()
+        finally:
+            if assistant is None:  # opened by this app: its data directory's lock goes with it
+                services.assistant.close()
 
     app = FastAPI(
         title="troly",

@@ -23,6 +23,7 @@ from app.search.unit_index import Ranked
 from app.settings import Settings
 from app.stopwatch import NO_WATCH, Stopwatch
 from app.store.base import DocumentStore
+from app.store.data_dir_lock import DataDirLock
 
 __all__ = ["Assistant", "IngestResult"]
 
@@ -38,9 +39,12 @@ class Assistant:
         settings: Settings,
         reader: Reader | None = None,
         generator: Generator | None = None,
+        lock: DataDirLock | None = None,
     ) -> None:
         """``model``: the answer model, the lexical reader's unless ``reader`` is given;
-        ``generator``: the LLM reader, which answers first when given (``reader`` is its fallback)."""
+        ``generator``: the LLM reader, which answers first when given (``reader`` is its fallback);
+        ``lock``: the data directory's, taken by ``app.wiring.open_assistant``; ``close()`` lets go of it."""
+        self._lock = lock
         self.knowledge = KnowledgeBase(store, embedder, settings)
         self.answerer = Answerer(
             self.knowledge, reader or LexicalReader(model, max_chars=settings.answer_max_chars), settings, generator
@@ -53,6 +57,20 @@ class Assistant:
                 model.embedder,
                 embedder.name,
             )
+
+    def close(self) -> None:
+        """Lets go of the data directory's lock, if this assistant holds it: another process may open
+        the knowledge base now, so this one is not to be used for writing afterwards. Save the indexes
+        first if the next start should read them (``save_indexes``). Closing again does nothing."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def store(self) -> DocumentStore:

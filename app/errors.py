@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.domain import Document
+
 
 class TrolyError(Exception):
     """Base of every error the core raises on purpose."""
@@ -80,6 +85,18 @@ class EvaluationQueueFull(Conflict):
     code = "evaluation_queue_full"
 
 
+class ContentStored(Conflict):
+    """The unit already holds a document with this content: another replica stored it between this one's
+    look-up and its write (the store's unique (unit, content hash) refused the second copy). Raised by the
+    store with the stored document; the knowledge base answers with it, as for any content sent again."""
+
+    code = "content_stored"
+
+    def __init__(self, message: str, document: Document) -> None:
+        super().__init__(message)
+        self.document = document
+
+
 class EmbedderMismatch(TrolyError):
     """The stored index was built by another embedding model than the one configured."""
 
@@ -124,6 +141,23 @@ class NotReady(TrolyError):
     code = "not_ready"
 
 
+class DataDirInUse(TrolyError):
+    """Another process (or an assistant not closed in this one) holds the data directory's lock
+    (app.store.data_dir_lock): the embedded knowledge base belongs to one process at a time. Raised at
+    start, before anything is written; the command line's exit code 2 (``fail_cleanly``), never a
+    request's status."""
+
+    code = "data_dir_in_use"
+
+
+class ClusterModeRequired(TrolyError):
+    """What was asked needs several processes on one knowledge base (``troly serve --workers 2``),
+    which the embedded backend cannot give: each process would hold indexes of its own and never see
+    the others' writes. Raised at start, before anything loads; exit code 2, never a request's status."""
+
+    code = "cluster_mode_required"
+
+
 class BackupFailed(TrolyError):
     """A backup or a restore could not be written (a full disk, a folder it may not write)."""
 
@@ -134,3 +168,31 @@ class BackupInvalid(TrolyError):
     """A backup that cannot be restored: not troly's, unfinished, or a file missing or damaged."""
 
     code = "backup_invalid"
+
+
+class DatabaseUrlInvalid(TrolyError):
+    """TROLY_DATABASE_URL is not a database troly can use: not a URL, or not SQLite or PostgreSQL, or its
+    driver is not installed. Raised at start, before anything is written; exit code 2."""
+
+    code = "database_url_invalid"
+
+
+class DatabaseUnavailable(TrolyError):
+    """The database cannot be reached at start (server down, wrong credentials, a file it may not open).
+    The message names it with its password hidden."""
+
+    code = "database_unavailable"
+
+
+class DatabaseTooNew(TrolyError):
+    """The database's schema is at a revision this release does not know: a newer troly upgraded it.
+    Refused at start with nothing changed: run that release (or a newer one) against it."""
+
+    code = "database_too_new"
+
+
+class DatabaseUnrecognised(TrolyError):
+    """The database holds some of troly's tables but neither all of them nor a schema version: not a
+    knowledge base any release of troly made. Refused at start with nothing changed."""
+
+    code = "database_unrecognised"

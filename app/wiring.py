@@ -25,6 +25,7 @@ from app.service.process_mark import ProcessMark
 from app.service.services import Services
 from app.settings import Settings
 from app.store import SqliteStore
+from app.store.data_dir_lock import DataDirLock
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,22 @@ def answer_model_path(settings: Settings) -> Path:
 
 def open_assistant(settings: Settings, model: AnswerModel | None = None, embedder: Embedder | None = None) -> Assistant:
     """``model``: the settings' answer model unless given (tuning passes an untrained one);
-    ``embedder``: one already loaded (the command line's tests share one), else the settings' own."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(settings.db_path)
-    model = model or AnswerModel.load(answer_model_path(settings))
-    generator = open_generator(settings)
-    reader = open_reader(settings, model)
-    return Assistant(store, embedder or create_embedder(settings), model, settings, reader, generator)
+    ``embedder``: one already loaded (the command line's tests share one), else the settings' own.
+
+    The data directory's lock comes first (app.store.data_dir_lock): while another process holds it,
+    ``DataDirInUse`` is raised before anything is loaded or written. The assistant holds the lock
+    until ``Assistant.close()`` or the process's end."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # a held directory exists: nothing is written
+    lock = DataDirLock.acquire(settings.data_dir)
+    try:
+        store = SqliteStore(settings.db_path)
+        model = model or AnswerModel.load(answer_model_path(settings))
+        generator = open_generator(settings)
+        reader = open_reader(settings, model)
+        return Assistant(store, embedder or create_embedder(settings), model, settings, reader, generator, lock)
+    except BaseException:
+        lock.release()
+        raise
 
 
 def open_reader(settings: Settings, model: AnswerModel) -> Reader:
@@ -129,8 +139,15 @@ def open_neural_reader(settings: Settings, lexical: AnswerModel) -> Reader:
 
 def open_services(settings: Settings, assistant: Assistant | None = None, metrics: Metrics | None = None) -> Services:
     """``metrics``: the app's (``create_app``), else a fresh registry. The evaluation jobs' worker
-    starts with the first evaluation; ``Services.evaluation_jobs.close()`` stops it."""
-    assistant = assistant or open_assistant(settings)
+    starts with the first evaluation; ``Services.evaluation_jobs.close()`` stops it. ``assistant``: the
+    caller's, which stays theirs to close, else one opened here (the data directory's lock with it)."""
+    if assistant is None:
+        assistant = open_assistant(settings)
+        try:
+            return open_services(settings, assistant, metrics)
+        except BaseException:
+            assistant.close()  # opened here: the data directory is not kept locked by a failed start
+            raise
     history = EvalHistory(settings.eval_history_path)
     question_sets = QuestionSets(settings.data_dir / "question_sets.sqlite3", settings.max_question_chars)
     traffic = LiveTraffic()

@@ -20,4 +20,6 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
     """troly: a trợ lý ảo that answers from each unit's own documents, with citations."""
     preloaded = ctx.obj if isinstance(ctx.obj, Preloaded) else Preloaded()
     settings = Settings(data_dir=data_dir) if data_dir else Settings()
-    ctx.obj = Runtime(settings, preloaded.embedder)
+    ctx.obj = runtime = Runtime(settings, preloaded.embedder)
+    # However the command ends (an error's exit included): the data directory's lock goes with it.
+    ctx.call_on_close(runtime.close)

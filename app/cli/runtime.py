@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,20 +29,43 @@ class Preloaded:
 
 @dataclass
 class Runtime:
-    """The click context's object: every command receives it through ``pass_runtime``."""
+    """The click context's object: every command receives it through ``pass_runtime``.
+
+    Which commands lock the data directory (app.store.data_dir_lock), and why:
+
+    * those that open its knowledge base, through ``assistant``: ``serve``, ``ingest``, ``ask`` and
+      ``units``. Opening it may write (the embedder's name into an empty store, rebuilt index
+      snapshots), and the indexes it builds would miss a running service's writes: while a service
+      runs, ask it and list its units over HTTP. The lock goes when the command ends (``close``).
+    * ``eval``, ``tune``, ``fusion-grid`` and ``train-reader`` open knowledge bases of their own in
+      scratch folders (``fresh_assistant``), locked there; in the data directory they read the
+      evaluation history or write model files, which a service reads only when it starts.
+    * ``restore`` writes into an empty data directory and locks it itself (app.service.backup).
+    * ``backup`` and ``keys`` lock nothing and work beside a running service: SQLite's online backup
+      API and ``access.sqlite3`` (WAL) are safe with another process, and the service reads the
+      keys from SQLite on every request (docs/operations.md).
+    """
 
     settings: Settings
     embedder: Embedder | None = None
+    opened: list[Assistant] = field(default_factory=list)
 
     def assistant(self, settings: Settings | None = None, model: AnswerModel | None = None) -> Assistant:
-        """An assistant over ``settings`` (default: the command's own); the embedder is loaded
-        once per command, however many assistants it opens (tune opens one per question set)."""
-        from app.embedding import create_embedder
+        """An assistant over ``settings`` (default: the command's own), holding its data directory's
+        lock until the command ends. The embedder is loaded once per command, however many assistants
+        it opens (tune opens one per question set), and only after the first lock is taken: a command
+        refused because a service holds the directory loads nothing."""
         from app.wiring import open_assistant
 
-        if self.embedder is None:
-            self.embedder = create_embedder(self.settings)
-        return open_assistant(settings or self.settings, model, self.embedder)
+        assistant = open_assistant(settings or self.settings, model, self.embedder)
+        self.embedder = assistant.embedder
+        self.opened.append(assistant)
+        return assistant
+
+    def close(self) -> None:
+        """Closes the assistants the command opened (their locks go): called when the command ends."""
+        while self.opened:
+            self.opened.pop().close()
 
     def fresh_assistant(
         self, corpus: Path, scratch: Path, threshold: float | None = None, untrained: bool = False

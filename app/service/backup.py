@@ -15,7 +15,8 @@ A backup (docs/operations-backups.md) holds:
 
 A restore reads every file of the backup and checks its sha256 before it writes anything, copies
 the files into a hidden folder of the (empty) data directory, checks them again, and only then
-moves them into place, the knowledge base last. A failure on either side removes what was written.
+moves them into place, the knowledge base last, under the data directory's lock (a service started
+meanwhile is refused). A failure on either side removes what was written.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from app import __version__
 from app.core.indexes import SNAPSHOTS_FOLDER
-from app.errors import BackupFailed, BackupInvalid, Conflict, InvalidInput, NotFound
+from app.errors import BackupFailed, BackupInvalid, Conflict, DataDirInUse, InvalidInput, NotFound
 from app.search.unit_index import snapshot_fingerprint
 from app.service.backup_manifest import (
     MANIFEST,
@@ -44,6 +45,7 @@ from app.service.backup_manifest import (
 )
 from app.settings import Settings
 from app.store import SqliteStore
+from app.store.data_dir_lock import LOCK_FILE, DataDirLock
 from app.store.sqlite_connect import connect
 
 SQLITE_SUFFIX = ".sqlite3"
@@ -79,17 +81,26 @@ def restore_backup(source: Path, settings: Settings) -> BackupManifest:
 
     A backup that is partial, damaged or not troly's raises ``BackupInvalid`` with nothing written."""
     target = settings.data_dir
-    _refuse_unless_empty(
-        target,
+    not_empty = (
         f"the data directory {target} is not empty: restore into an empty or new one "
-        "(TROLY_DATA_DIR or --data-dir); nothing was changed",
+        "(TROLY_DATA_DIR or --data-dir); nothing was changed"
     )
+    _refuse_unless_empty(target, not_empty)
     manifest = BackupManifest.read(source)
     verify_backup(source, manifest)
     created = not target.exists()
+    lock: DataDirLock | None = None
+    writing = False  # from here on, what is in the directory is the restore's own
     staging = target / f".restoring-{os.getpid()}"
     try:
-        staging.mkdir(parents=True)
+        target.mkdir(parents=True, exist_ok=True)
+        # The data directory's lock for the restore's length: a service started meanwhile is refused
+        # instead of opening a half-restored directory. Checked again under the lock: one may have
+        # started (and written) while the backup was verified.
+        lock = DataDirLock.acquire(target)
+        _refuse_unless_empty(target, not_empty, but=LOCK_FILE)
+        writing = True
+        staging.mkdir()
         for item in manifest.files:
             if copy_hashed(source / item.path, staging / item.path) != (item.size, item.sha256):
                 raise BackupInvalid(f"{source / item.path} changed while it was restored; nothing was restored")
@@ -99,10 +110,17 @@ def restore_backup(source: Path, settings: Settings) -> BackupManifest:
         staging.rmdir()
         sync_directory(target)
     except BaseException as exc:
-        _clear(target, remove=created)
+        if writing:
+            _clear(target, remove=created)
+        elif created and lock is None and not isinstance(exc, DataDirInUse):  # made here, left empty
+            with contextlib.suppress(OSError):
+                target.rmdir()
         if isinstance(exc, OSError):
             raise BackupFailed(f"the restore into {target} failed ({exc}); nothing was restored") from exc
         raise
+    finally:
+        if lock is not None:
+            lock.release()
     return manifest
 
 
@@ -213,8 +231,9 @@ def _copy_snapshot(folder: Path, target: Path, embedder: str, expected: str) -> 
 
 
 # -- shared -------------------------------------------------------------------------------------------
-def _refuse_unless_empty(folder: Path, message: str) -> None:
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+def _refuse_unless_empty(folder: Path, message: str, but: str | None = None) -> None:
+    """``but``: a name that may be there (the lock file the restore has just taken)."""
+    if folder.exists() and (not folder.is_dir() or any(p.name != but for p in folder.iterdir())):
         raise Conflict(message)
 
 

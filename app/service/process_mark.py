@@ -2,8 +2,9 @@
 
 Each process holds a lock file of its own (``flock``) for as long as it runs; the kernel lets go
 of it when the process dies, however it dies. A job whose owner's lock is free was left behind by a
-dead process: it will never finish and is marked failed. Several workers of one service (uvicorn
-``--workers``) share the data directory and never fail each other's jobs.
+dead process: it will never finish and is marked failed. Several workers of one service (``--workers``,
+once cluster mode exists: the embedded knowledge base serves from one process, app.store.data_dir_lock)
+share the data directory and never fail each other's jobs.
 """
 
 from __future__ import annotations

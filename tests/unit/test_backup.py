@@ -20,12 +20,13 @@ from app.activity import ActivityLog
 from app.answer.model import DEFAULT_MODEL_PATH, AnswerModel
 from app.assistant import Assistant
 from app.domain import DocumentInput
-from app.errors import BackupFailed, BackupInvalid, Conflict, NotFound
+from app.errors import BackupFailed, BackupInvalid, Conflict, DataDirInUse, NotFound
 from app.service.backup import restore_backup, take_backup
 from app.service.backup_manifest import MANIFEST, BackupManifest, copy_hashed, file_digest
 from app.settings import Settings
 from app.store import SqliteStore
 from app.store.base import IndexRows
+from app.store.data_dir_lock import LOCK_FILE, DataDirLock
 
 EMBEDDER = "fake/bag-of-syllables-64"
 SNAPSHOTTED, WRITTEN_SINCE = "cuc-vien-thong", "cuc-buu-dien"
@@ -120,7 +121,9 @@ def test_a_backup_restores_the_same_data_and_a_current_snapshot(
 
     restored_dir = tmp_path / "restored"
     assert restore_backup(dest, settings_factory(restored_dir)) == manifest
-    assert _entries(restored_dir) == [e for e in _entries(dest) if e != MANIFEST]
+    # The backed-up files, and the lock file the restore held (released: empty).
+    assert _entries(restored_dir) == sorted([*(e for e in _entries(dest) if e != MANIFEST), LOCK_FILE])
+    assert (restored_dir / LOCK_FILE).read_bytes() == b""
     restored = open_at(restored_dir, _NoRebuildOf)
     assert _retrieved(restored) == _retrieved(live)
     for unit in DOCS:
@@ -344,3 +347,24 @@ def test_a_restore_that_fails_midway_leaves_the_data_directory_as_it_was(
     with pytest.raises(BackupFailed, match="nothing was restored"):
         restore_backup(backup_dir, settings_factory(tmp_path / "restored"))
     assert not (tmp_path / "restored").exists()
+
+
+def test_a_restore_refuses_a_data_directory_a_service_took_while_the_backup_was_verified(
+    tmp_path: Path, backup_dir: Path, settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "restored"
+    target.mkdir()
+    held: list[DataDirLock] = []
+    verify = backup_module.verify_backup
+
+    def a_service_starts_meanwhile(source: Path, manifest: BackupManifest) -> None:
+        verify(source, manifest)
+        held.append(DataDirLock.acquire(target))  # as open_assistant does, then it writes its store
+        (target / "troly.sqlite3").write_bytes(b"the service's")
+
+    monkeypatch.setattr(backup_module, "verify_backup", a_service_starts_meanwhile)
+    with pytest.raises(DataDirInUse, match="already open in this process"):
+        restore_backup(backup_dir, settings_factory(target))
+    assert _entries(target) == [LOCK_FILE, "troly.sqlite3"]
+    assert (target / "troly.sqlite3").read_bytes() == b"the service's"
+    held[0].release()
