@@ -3,6 +3,9 @@
 Keys are shown once, at creation, and stored only as SHA-256 hashes. Roles:
 ``admin`` (everything), ``maintainer`` (writes to the units listed on the key),
 ``reader`` (asks, needed only when reading requires a key).
+
+Both live in the one database (tables ``api_keys`` and ``audit_log``): on PostgreSQL a key created
+through one replica is known to every other at its next request, and a revoked one refused by all.
 """
 
 from __future__ import annotations
@@ -13,36 +16,18 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal
+
+import sqlalchemy as sa
 
 from app.domain import is_slug
 from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from app.store.sqlite_connect import ThreadConnections
+from app.store.database import Database
+from app.store.schema import api_keys, audit_log
 
 Role = Literal["admin", "maintainer", "reader"]
 ROLES: tuple[Role, ...] = ("admin", "maintainer", "reader")
 ENV_ADMIN_ID = "env-admin"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS keys (
-    id TEXT PRIMARY KEY,
-    hash TEXT NOT NULL UNIQUE,
-    role TEXT NOT NULL,
-    units TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    revoked_at TEXT
-);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    key_id TEXT NOT NULL,
-    action TEXT NOT NULL,
-    unit TEXT,
-    target TEXT,
-    detail TEXT
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -97,9 +82,10 @@ def _now() -> str:
 
 
 class AccessControl:
-    def __init__(self, path: Path, admin_key: str | None = None) -> None:
+    def __init__(self, database: Database, admin_key: str | None = None) -> None:
+        """``database``: open, its schema at the head (app.store.migrate.open_upgraded)."""
         self._admin_hash = _hash(admin_key) if admin_key else None
-        self._db = ThreadConnections(path, _SCHEMA)
+        self._db = database
 
     # -- keys --------------------------------------------------------------------------
     def create_key(self, role: str, units: list[str] | tuple[str, ...] = ()) -> tuple[KeyInfo, str]:
@@ -113,39 +99,51 @@ class AccessControl:
             raise InvalidInput("a maintainer key needs at least one unit")
         key = "troly_" + secrets.token_urlsafe(32)
         info = KeyInfo(uuid.uuid4().hex[:16], role, tuple(dict.fromkeys(units)), _now(), None)
-        self._db().execute(
-            "INSERT INTO keys (id, hash, role, units, created_at) VALUES (?, ?, ?, ?, ?)",
-            (info.id, _hash(key), info.role, json.dumps(list(info.units)), info.created_at),
-        )
+        with self._db.write() as conn:
+            conn.execute(
+                sa.insert(api_keys).values(
+                    id=info.id,
+                    hash=_hash(key),
+                    role=info.role,
+                    units=json.dumps(list(info.units)),
+                    created_at=info.created_at,
+                )
+            )
         return info, key
 
     def list_keys(self) -> list[KeyInfo]:
-        rows = self._db().execute("SELECT id, role, units, created_at, revoked_at FROM keys ORDER BY created_at")
-        return [KeyInfo(r[0], r[1], tuple(json.loads(r[2])), r[3], r[4]) for r in rows.fetchall()]
+        k = api_keys.c
+        query = sa.select(k.id, k.role, k.units, k.created_at, k.revoked_at).order_by(k.seq)
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+        return [KeyInfo(r.id, r.role, tuple(json.loads(r.units)), r.created_at, r.revoked_at) for r in rows]
 
     def revoke(self, key_id: str) -> KeyInfo:
-        db = self._db()
-        db.execute("UPDATE keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (_now(), key_id))
-        found = [k for k in self.list_keys() if k.id == key_id]
-        if not found:
+        k = api_keys.c
+        with self._db.write() as conn:
+            conn.execute(sa.update(api_keys).where(k.id == key_id, k.revoked_at.is_(None)).values(revoked_at=_now()))
+            row = conn.execute(
+                sa.select(k.id, k.role, k.units, k.created_at, k.revoked_at).where(k.id == key_id)
+            ).first()
+        if row is None:
             raise NotFound(f"no key with id {key_id!r}")
-        return found[0]
+        return KeyInfo(row.id, row.role, tuple(json.loads(row.units)), row.created_at, row.revoked_at)
 
     def authenticate(self, key: str | None) -> Principal | None:
-        """The principal for a bearer key; None when no key was given. Raises on a bad key."""
+        """The principal for a bearer key; None when no key was given. Raises on a bad key.
+
+        Read from the database on every request: a key revoked through another replica is refused here."""
         if key is None:
             return None
         digest = _hash(key)
         if self._admin_hash is not None and secrets.compare_digest(digest, self._admin_hash):
             return Principal(ENV_ADMIN_ID, "admin")
-        row = (
-            self._db()
-            .execute("SELECT id, role, units FROM keys WHERE hash = ? AND revoked_at IS NULL", (digest,))
-            .fetchone()
-        )
+        k = api_keys.c
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(k.id, k.role, k.units).where(k.hash == digest, k.revoked_at.is_(None))).first()
         if row is None:
             raise Unauthorized("unknown or revoked key")
-        return Principal(row[0], row[1], tuple(json.loads(row[2])))
+        return Principal(row.id, row.role, tuple(json.loads(row.units)))
 
     # -- audit -------------------------------------------------------------------------
     def audit(
@@ -156,16 +154,27 @@ class AccessControl:
         target: str | None = None,
         detail: dict[str, object] | None = None,
     ) -> None:
-        self._db().execute(
-            "INSERT INTO audit (at, key_id, action, unit, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
-            (_now(), who.key_id, action, unit, target, json.dumps(detail or {}, ensure_ascii=False)),
-        )
+        with self._db.write() as conn:
+            conn.execute(
+                sa.insert(audit_log).values(
+                    at=_now(),
+                    key_id=who.key_id,
+                    action=action,
+                    unit=unit,
+                    target=target,
+                    detail=json.dumps(detail or {}, ensure_ascii=False),
+                )
+            )
 
     def audit_log(self, limit: int = 100, unit: str | None = None) -> list[AuditEntry]:
-        sql = "SELECT seq, at, key_id, action, unit, target, detail FROM audit"
-        args: list[object] = []
+        """Newest first."""
+        a = audit_log.c
+        query = sa.select(a.seq, a.at, a.key_id, a.action, a.unit, a.target, a.detail)
         if unit is not None:
-            sql += " WHERE unit = ?"
-            args.append(unit)
-        rows = self._db().execute(sql + " ORDER BY seq DESC LIMIT ?", [*args, limit]).fetchall()
-        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
+            query = query.where(a.unit == unit)
+        with self._db.read() as conn:
+            rows = conn.execute(query.order_by(a.seq.desc()).limit(limit)).all()
+        return [
+            AuditEntry(int(r.seq), r.at, r.key_id, r.action, r.unit, r.target, json.loads(r.detail or "{}"))
+            for r in rows
+        ]

@@ -1,33 +1,24 @@
-"""Live tracking: every question asked of the service, and the feedback civil servants give."""
+"""Live tracking: every question asked of the service, and the feedback civil servants give.
+
+Kept in the one database (tables ``asks`` and ``feedback``): with PostgreSQL every replica's questions
+count in the same statistics.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 from app.domain import Answer
 from app.errors import AnswerNotFound, InvalidInput
-from app.store.sqlite_connect import ThreadConnections
+from app.store.database import Database
+from app.store.schema import asks, feedback
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS asks (
-    id TEXT PRIMARY KEY,
-    at TEXT NOT NULL,
-    unit TEXT,
-    question TEXT NOT NULL,
-    answered INTEGER NOT NULL,
-    confidence REAL NOT NULL,
-    latency_ms REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS asks_at ON asks (at);
-CREATE TABLE IF NOT EXISTS feedback (
-    answer_id TEXT PRIMARY KEY REFERENCES asks(id),
-    at TEXT NOT NULL,
-    helpful INTEGER NOT NULL,
-    comment TEXT
-);
-"""
 MAX_COMMENT_CHARS = 2000
 
 
@@ -52,8 +43,9 @@ class Stats:
 
 
 class ActivityLog:
-    def __init__(self, path: Path) -> None:
-        self._db = ThreadConnections(path, _SCHEMA)
+    def __init__(self, database: Database) -> None:
+        """``database``: open, its schema at the head (app.store.migrate.open_upgraded)."""
+        self._db = database
 
     def record(self, answer: Answer, latency_ms: float) -> None:
         """No keys or caller identity are stored: only what was asked and how it went.
@@ -61,60 +53,78 @@ class ActivityLog:
         A question put to every unit counts for the unit whose passage it was answered from.
         """
         unit = answer.unit or (answer.citations[0].unit if answer.citations else None)
-        self._db().execute(
-            "INSERT INTO asks (id, at, unit, question, answered, confidence, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                answer.id,
-                _now(),
-                unit,
-                answer.question,
-                int(not answer.abstained),
-                answer.confidence,
-                round(latency_ms, 2),
-            ),
-        )
+        with self._db.write() as conn:
+            conn.execute(
+                sa.insert(asks).values(
+                    id=answer.id,
+                    at=_now(),
+                    unit=unit,
+                    question=answer.question,
+                    answered=int(not answer.abstained),
+                    confidence=answer.confidence,
+                    latency_ms=round(latency_ms, 2),
+                )
+            )
 
     def feedback(self, answer_id: str, helpful: bool, comment: str | None) -> None:
+        """The answer's feedback; given again, it replaces the first."""
         if comment is not None and len(comment) > MAX_COMMENT_CHARS:
             raise InvalidInput(f"comment is longer than {MAX_COMMENT_CHARS} characters")
-        db = self._db()
-        if db.execute("SELECT 1 FROM asks WHERE id = ?", (answer_id,)).fetchone() is None:
-            raise AnswerNotFound(f"no answer with id {answer_id!r}")
-        db.execute(
-            "INSERT OR REPLACE INTO feedback (answer_id, at, helpful, comment) VALUES (?, ?, ?, ?)",
-            (answer_id, _now(), int(helpful), comment),
-        )
+        with self._db.write() as conn:
+            if conn.scalar(sa.select(asks.c.id).where(asks.c.id == answer_id)) is None:
+                raise AnswerNotFound(f"no answer with id {answer_id!r}")
+            _upsert_feedback(conn, {"answer_id": answer_id, "at": _now(), "helpful": int(helpful), "comment": comment})
 
     def stats(self, unit: str | None = None, days: int = 30) -> Stats:
         since = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
-        where, args = "a.at >= ?", [since]
-        if unit is not None:
-            where += " AND a.unit = ?"
-            args.append(unit)
-        rows = (
-            self._db()
-            .execute(
-                "SELECT substr(a.at, 1, 10), COUNT(*), SUM(a.answered), SUM(COALESCE(f.helpful, 0)), COUNT(f.answer_id)"
-                f" FROM asks a LEFT JOIN feedback f ON f.answer_id = a.id WHERE {where}"
-                " GROUP BY substr(a.at, 1, 10) ORDER BY 1",
-                args,
+        a, f = asks.c, feedback.c
+        query = (
+            sa.select(
+                _DAY,
+                sa.func.count(),
+                sa.func.sum(a.answered),
+                sa.func.sum(sa.func.coalesce(f.helpful, 0)),
+                sa.func.count(f.answer_id),
             )
-            .fetchall()
+            .select_from(asks.outerjoin(feedback, f.answer_id == a.id))
+            .where(a.at >= since)
+            .group_by(_DAY)
+            .order_by(_DAY)
         )
+        if unit is not None:
+            query = query.where(a.unit == unit)
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
         daily = [DayStats(r[0], int(r[1]), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0)) for r in rows]
         questions = sum(d.questions for d in daily)
         answered = sum(d.answered for d in daily)
-        feedback = sum(d.feedback for d in daily)
+        given = sum(d.feedback for d in daily)
         helpful = sum(d.helpful for d in daily)
         return Stats(
             questions=questions,
             answered=answered,
             abstained=questions - answered,
             answer_rate=answered / questions if questions else None,
-            helpful_rate=helpful / feedback if feedback else None,
-            feedback=feedback,
+            helpful_rate=helpful / given if given else None,
+            feedback=given,
             daily=daily,
         )
+
+
+# The day of an ISO time ("2024-07-01"). Its bounds are written into the SQL, not bound as parameters:
+# PostgreSQL matches the selected day with the GROUP BY one only when both are the same expression.
+_DAY = sa.func.substr(asks.c.at, sa.literal_column("1"), sa.literal_column("10"))
+
+
+def _upsert_feedback(conn: Connection, values: dict[str, Any]) -> None:
+    """Inserts the row or replaces the answer's earlier feedback, in one statement on either backend."""
+    replaced = {k: v for k, v in values.items() if k != "answer_id"}
+    if conn.dialect.name == "postgresql":
+        pg = postgresql.insert(feedback).values(values)
+        conn.execute(pg.on_conflict_do_update(index_elements=[feedback.c.answer_id], set_=replaced))
+    else:
+        lite = sqlite.insert(feedback).values(values)
+        conn.execute(lite.on_conflict_do_update(index_elements=[feedback.c.answer_id], set_=replaced))
 
 
 def _now() -> str:

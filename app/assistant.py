@@ -19,6 +19,7 @@ from app.core.answerer import Answerer
 from app.core.knowledge_base import IngestResult, KnowledgeBase, Progress
 from app.domain import Answer, AnswerEvent, Document, DocumentInput, PassageHit, Turn, Unit
 from app.embedding.base import Embedder
+from app.search.backend import SearchBackend
 from app.search.unit_index import Ranked
 from app.settings import Settings
 from app.stopwatch import NO_WATCH, Stopwatch
@@ -40,12 +41,14 @@ class Assistant:
         reader: Reader | None = None,
         generator: Generator | None = None,
         lock: DataDirLock | None = None,
+        search: SearchBackend | None = None,
     ) -> None:
         """``model``: the answer model, the lexical reader's unless ``reader`` is given;
         ``generator``: the LLM reader, which answers first when given (``reader`` is its fallback);
-        ``lock``: the data directory's, taken by ``app.wiring.open_assistant``; ``close()`` lets go of it."""
+        ``lock``: the data directory's, taken by ``app.wiring.open_assistant``; ``close()`` lets go of it;
+        ``search``: a search backend the caller opened, else the one the settings name."""
         self._lock = lock
-        self.knowledge = KnowledgeBase(store, embedder, settings)
+        self.knowledge = KnowledgeBase(store, embedder, settings, search)
         self.answerer = Answerer(
             self.knowledge, reader or LexicalReader(model, max_chars=settings.answer_max_chars), settings, generator
         )
@@ -61,7 +64,9 @@ class Assistant:
     def close(self) -> None:
         """Lets go of the data directory's lock, if this assistant holds it: another process may open
         the knowledge base now, so this one is not to be used for writing afterwards. Save the indexes
-        first if the next start should read them (``save_indexes``). Closing again does nothing."""
+        first if the next start should read them (``save_indexes``). Closing again does nothing.
+        The search backend's connection (Milvus) is let go of too; a later search would open another."""
+        self.knowledge.close()
         if self._lock is not None:
             self._lock.release()
             self._lock = None

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from app.domain import Document
-
 
 class TrolyError(Exception):
     """Base of every error the core raises on purpose."""
@@ -83,18 +78,6 @@ class EvaluationQueueFull(Conflict):
     """As many evaluations are waiting as the service queues: it refuses more rather than pile them up."""
 
     code = "evaluation_queue_full"
-
-
-class ContentStored(Conflict):
-    """The unit already holds a document with this content: another replica stored it between this one's
-    look-up and its write (the store's unique (unit, content hash) refused the second copy). Raised by the
-    store with the stored document; the knowledge base answers with it, as for any content sent again."""
-
-    code = "content_stored"
-
-    def __init__(self, message: str, document: Document) -> None:
-        super().__init__(message)
-        self.document = document
 
 
 class EmbedderMismatch(TrolyError):
@@ -196,3 +179,25 @@ class DatabaseUnrecognised(TrolyError):
     knowledge base any release of troly made. Refused at start with nothing changed."""
 
     code = "database_unrecognised"
+
+
+class LegacyImportFailed(TrolyError):
+    """A file troly 0.1.0 kept in the data directory (``access.sqlite3``, ``activity.sqlite3``, …) cannot
+    be copied into the database at the first start: unreadable, or its rows clash with rows already
+    there. Raised at start with nothing changed (app.store.legacy_files); exit code 2."""
+
+    code = "legacy_import_failed"
+
+
+class SearchUnavailable(TrolyError):
+    """The search backend's server (Milvus) does not answer or refused the call: the request gets a
+    503 and may be retried; the next call connects again, so the service recovers with the server."""
+
+    code = "search_unavailable"
+
+
+class SearchMisconfigured(TrolyError):
+    """The configured search backend cannot serve troly: TROLY_MILVUS_URI missing, a collection of
+    another shape, or an analyzer that splits pyvi's compound words. Raised at start; exit code 2."""
+
+    code = "search_misconfigured"

@@ -14,6 +14,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TROLY_", env_file=".env", extra="ignore")
 
     data_dir: Path = Path("index")
+    # The relational store (units, documents, passages, keys and audit, activity, evaluations): unset,
+    # SQLite in the data directory (db_url); "postgresql://user:password@host/db" for cluster mode
+    # (docs/operations.md, *Database*). Never printed: it may hold a password.
+    database_url: str | None = Field(default=None, repr=False)
     admin_key: str | None = None
     require_read_key: bool = False
 
@@ -36,6 +40,13 @@ class Settings(BaseSettings):
     query_cache_size: int = Field(default=1024, ge=0)
     # A unit with this many passages or more at start searches an approximate (IVF) index: see ann.py.
     exact_search_below: int = Field(default=50_000, ge=1)
+    # Where passages are searched (docs/deploy.md, *Search backends*): "embedded" keeps FAISS and BM25
+    # in this process (one process per data directory); "milvus" searches one Milvus collection that
+    # every replica shares, at milvus_uri ("http://milvus:19530"), with milvus_token if it needs one.
+    search_backend: Literal["embedded", "milvus"] = "embedded"
+    milvus_uri: str | None = None
+    milvus_token: SecretStr | None = None
+    milvus_collection: str = Field(default="troly_passages", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
     answer_passages: int = Field(default=3, ge=1, le=20)
     answer_max_chars: int = Field(default=400, ge=50, le=400)
     # Confidence below this abstains. Unset: the threshold calibrated with the answer model.
@@ -111,8 +122,9 @@ class Settings(BaseSettings):
         return self.data_dir / "troly.sqlite3"
 
     @property
-    def eval_history_path(self) -> Path:
-        return self.data_dir / "eval_history.sqlite3"
+    def db_url(self) -> str:
+        """TROLY_DATABASE_URL, else the SQLite file in the data directory (db_path)."""
+        return self.database_url or f"sqlite:///{self.db_path}"
 
     @property
     def tuned_reader_delta_path(self) -> Path:

@@ -17,6 +17,7 @@ from app.errors import ReaderUnavailable
 from app.evaluation.history import EvalHistory
 from app.evaluation.question_sets import QuestionSets
 from app.evaluation.results import EvaluationResults
+from app.search.factory import check_search_settings
 from app.service.evaluation_jobs import EvaluationJobs
 from app.service.evaluation_records import EvaluationRecords
 from app.service.live_traffic import LiveTraffic
@@ -24,8 +25,11 @@ from app.service.metrics import Metrics
 from app.service.process_mark import ProcessMark
 from app.service.services import Services
 from app.settings import Settings
-from app.store import SqliteStore
+from app.store import SqlDocumentStore
 from app.store.data_dir_lock import DataDirLock
+from app.store.database import Database, parse_url
+from app.store.legacy_files import import_legacy_files
+from app.store.migrate import open_upgraded
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,19 @@ def answer_model_path(settings: Settings) -> Path:
     return tuned if tuned.is_file() else DEFAULT_MODEL_PATH
 
 
+def open_database(settings: Settings) -> Database:
+    """The database every store of the data directory shares (TROLY_DATABASE_URL, else its
+    ``troly.sqlite3``), its schema at this release's head and troly 0.1.0's separate files copied into
+    it (app.store.legacy_files). The caller closes it (the document store's ``close`` does)."""
+    database = open_upgraded(settings.db_url)
+    try:
+        import_legacy_files(database, settings.data_dir)
+    except BaseException:
+        database.close()
+        raise
+    return database
+
+
 def open_assistant(settings: Settings, model: AnswerModel | None = None, embedder: Embedder | None = None) -> Assistant:
     """``model``: the settings' answer model unless given (tuning passes an untrained one);
     ``embedder``: one already loaded (the command line's tests share one), else the settings' own.
@@ -45,10 +62,11 @@ def open_assistant(settings: Settings, model: AnswerModel | None = None, embedde
     The data directory's lock comes first (app.store.data_dir_lock): while another process holds it,
     ``DataDirInUse`` is raised before anything is loaded or written. The assistant holds the lock
     until ``Assistant.close()`` or the process's end."""
+    check_search_settings(settings)  # the search backend (TROLY_SEARCH_BACKEND) opens with the knowledge base
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # a held directory exists: nothing is written
     lock = DataDirLock.acquire(settings.data_dir)
     try:
-        store = SqliteStore(settings.db_path)
+        store = SqlDocumentStore(open_database(settings))
         model = model or AnswerModel.load(answer_model_path(settings))
         generator = open_generator(settings)
         reader = open_reader(settings, model)
@@ -148,13 +166,14 @@ def open_services(settings: Settings, assistant: Assistant | None = None, metric
         except BaseException:
             assistant.close()  # opened here: the data directory is not kept locked by a failed start
             raise
-    history = EvalHistory(settings.eval_history_path)
-    question_sets = QuestionSets(settings.data_dir / "question_sets.sqlite3", settings.max_question_chars)
+    database = _shared_database(settings, assistant)
+    history = EvalHistory(database)
+    question_sets = QuestionSets(database, settings.max_question_chars)
     traffic = LiveTraffic()
     jobs = EvaluationJobs(
         assistant,
         question_sets,
-        EvaluationRecords(settings.data_dir / "evaluations.sqlite3"),
+        EvaluationRecords(database),
         history,
         traffic,
         ProcessMark(settings.data_dir),
@@ -162,9 +181,9 @@ def open_services(settings: Settings, assistant: Assistant | None = None, metric
     )
     return Services(
         assistant=assistant,
-        activity=ActivityLog(settings.data_dir / "activity.sqlite3"),
+        activity=ActivityLog(database),
         evaluations=EvaluationResults(history),
-        access=open_access(settings),
+        access=AccessControl(database, admin_key=settings.admin_key),
         question_sets=question_sets,
         evaluation_jobs=jobs,
         traffic=traffic,
@@ -172,5 +191,18 @@ def open_services(settings: Settings, assistant: Assistant | None = None, metric
     )
 
 
-def open_access(settings: Settings) -> AccessControl:
-    return AccessControl(settings.data_dir / "access.sqlite3", admin_key=settings.admin_key)
+def _shared_database(settings: Settings, assistant: Assistant) -> Database:
+    """The assistant's own database when it is the settings' (one engine, one pool per database), with
+    0.1.0's files copied in (an assistant a caller opened may not have done it); else one opened here,
+    which lives as long as the process."""
+    store = assistant.store
+    if isinstance(store, SqlDocumentStore) and store.database.url == parse_url(settings.db_url):
+        import_legacy_files(store.database, settings.data_dir)
+        return store.database
+    return open_database(settings)
+
+
+def open_access(settings: Settings, assistant: Assistant | None = None) -> AccessControl:
+    """The keys and their audit (``troly keys``; ``troly ingest``'s audit, on its assistant's database)."""
+    database = open_database(settings) if assistant is None else _shared_database(settings, assistant)
+    return AccessControl(database, admin_key=settings.admin_key)

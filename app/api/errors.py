@@ -32,6 +32,7 @@ STATUS: list[tuple[type[errors.TrolyError], int]] = [
     (errors.Forbidden, 403),
     (errors.RateLimited, 429),
     (errors.NotReady, 503),
+    (errors.SearchUnavailable, 503),
 ]
 
 _HTTP_CODES = {

@@ -126,3 +126,5 @@ def configure_logging(kind: Literal["json", "text"], level: int = logging.INFO) 
         logging.getLogger(name).propagate = True
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every segment build
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per call to the LLM: the request line says it
+    # Its set-up lines at every start; app.store.migrate says which schema upgrade runs, when one does.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

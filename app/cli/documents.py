@@ -25,7 +25,7 @@ def ingest(runtime: Runtime, path: Path, unit: str | None, unit_name: str | None
 
     with fail_cleanly():
         assistant = runtime.assistant()
-        access = open_access(runtime.settings)
+        access = open_access(runtime.settings, assistant)
         if unit is None:
             if not path.is_dir():
                 raise click.UsageError("give --unit when PATH is a file")

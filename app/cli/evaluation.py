@@ -68,6 +68,7 @@ def eval_run(
     from app.evaluation.runner import evaluate
     from app.evaluation.split import select_part
     from app.evaluation.targets import InProcess, OverHttp
+    from app.wiring import open_database
 
     with fail_cleanly(), tempfile.TemporaryDirectory(prefix="troly-eval-") as scratch:
         asked = select_part(load_questions(questions), part)
@@ -78,7 +79,7 @@ def eval_run(
             corpus = corpus or Path("corpus")
             target_obj = InProcess(runtime.fresh_assistant(corpus, Path(scratch), threshold))
             corpus_label = str(corpus)
-        history = EvalHistory(runtime.settings.eval_history_path)
+        history = EvalHistory(open_database(runtime.settings))  # the data directory's, not the scratch one's
         with tqdm(total=len(asked), desc="asking", unit="q", disable=None) as bar:
             done = evaluate(
                 asked,
@@ -123,8 +124,10 @@ def _print_summary(summary: Summary, target: float, run_id: int) -> None:
 
 def _stored_runs(runtime: Runtime) -> list[Run]:
     from app.evaluation.history import EvalHistory
+    from app.wiring import open_database
 
-    runs = EvalHistory(runtime.settings.eval_history_path).runs()
+    with fail_cleanly():  # a database it cannot open or upgrade: one line, not a traceback
+        runs = EvalHistory(open_database(runtime.settings)).runs()
     if not runs:
         raise click.ClickException("no evaluation runs yet: run `troly eval QUESTIONS` first")
     return runs

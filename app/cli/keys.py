@@ -34,7 +34,9 @@ def keys_create(runtime: Runtime, role: str, units: tuple[str, ...]) -> None:
 def keys_list(runtime: Runtime) -> None:
     from app.wiring import open_access
 
-    for k in open_access(runtime.settings).list_keys():
+    with fail_cleanly():
+        listed = open_access(runtime.settings).list_keys()
+    for k in listed:
         state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
         click.echo(f"{k.id}\t{k.role}\t{','.join(k.units) or '-'}\t{k.created_at}\t{state}")
 

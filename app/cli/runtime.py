@@ -42,8 +42,8 @@ class Runtime:
       evaluation history or write model files, which a service reads only when it starts.
     * ``restore`` writes into an empty data directory and locks it itself (app.service.backup).
     * ``backup`` and ``keys`` lock nothing and work beside a running service: SQLite's online backup
-      API and ``access.sqlite3`` (WAL) are safe with another process, and the service reads the
-      keys from SQLite on every request (docs/operations.md).
+      API and the database's transactions (WAL) are safe with another process, and the service reads
+      the keys from the database on every request (docs/operations.md).
     """
 
     settings: Settings
@@ -79,7 +79,8 @@ class Runtime:
         from app.evaluation.corpus import load_corpus
         from app.wiring import answer_model_path
 
-        overrides: dict[str, object] = {"data_dir": scratch}
+        # The scratch folder's own SQLite: a corpus indexed for an evaluation never enters TROLY_DATABASE_URL's.
+        overrides: dict[str, object] = {"data_dir": scratch, "database_url": None}
         if untrained:  # nothing reads with an untrained model: only candidates are collected
             overrides["reader"] = "lexical"
         if threshold is not None:

@@ -48,7 +48,7 @@ def serve(runtime: Runtime, host: str, port: int, corpus: Path | None, workers: 
     with fail_cleanly():
         assistant = runtime.assistant()
         if corpus is not None:
-            ingest_corpus(assistant, open_access(runtime.settings), corpus)
+            ingest_corpus(assistant, open_access(runtime.settings, assistant), corpus)
     # uvicorn's access log would repeat the request log's lines; log_config=None keeps ours. One
     # process (refuse_workers): uvicorn runs the app object given, which it can do in one process only.
     uvicorn.run(

@@ -1,7 +1,9 @@
-"""A knowledge base: units, their documents and passages, each unit's indexes, and retrieval.
+"""A knowledge base: units, their documents and passages, their search backend, and retrieval.
 
-Every write goes to the store in one transaction, then to the unit's indexes, under one lock;
-reads (retrieval) take the indexes' own read lock and never wait for the store's writer.
+Every write goes to the store in one transaction, then to the search backend, under one lock;
+reads (retrieval) never wait for the store's writer. The search backend (``app.search.backend``)
+is the embedded indexes or a Milvus collection that replicas share: this class does not know which.
+Units always come from the store, so that a unit another replica created is seen at once.
 """
 
 from __future__ import annotations
@@ -13,22 +15,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.core.indexes import SNAPSHOTS_FOLDER, UnitIndexes, check_embedder
+from app.core.indexes import check_embedder
 from app.domain import Document, DocumentInput, PassageHit, Unit, content_id, is_slug
 from app.embedding.base import Embedder
 from app.errors import Conflict, DocumentNotFound, InvalidInput, UnitNotFound
 from app.ingest.pipeline import PreparedDocument, prepare
+from app.search.backend import Idf, SearchBackend
+from app.search.factory import open_search
 from app.search.fusion import reciprocal_rank_fusion
-from app.search.lexical import bm25_idf
-from app.search.unit_index import Ranked, UnitIndex, merge_ranked
+from app.search.unit_index import Ranked
 from app.settings import Settings
 from app.stopwatch import NO_WATCH, Stopwatch
-from app.store.base import DocumentStore
+from app.store.base import ContentStored, DocumentStore
 from app.text.normalize import normalize
 from app.text.tokens import index_tokens
 
 Progress = Callable[[int], None]
-Idf = Callable[[str], float]
+
+__all__ = ["Idf", "IngestResult", "KnowledgeBase", "Progress"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,11 @@ class IngestResult:
 
 
 class KnowledgeBase:
-    def __init__(self, store: DocumentStore, embedder: Embedder, settings: Settings) -> None:
+    def __init__(
+        self, store: DocumentStore, embedder: Embedder, settings: Settings, search: SearchBackend | None = None
+    ) -> None:
+        """``search``: a backend the caller opened, else the one the settings name
+        (``app.search.factory.open_search``, the one place that reads ``TROLY_SEARCH_BACKEND``)."""
         self.store = store
         self.embedder = embedder
         self.settings = settings
@@ -46,29 +54,22 @@ class KnowledgeBase:
         # Civil servants ask the same questions again and again: their vectors are kept (read-only).
         self._query_vector = functools.lru_cache(maxsize=settings.query_cache_size)(self._embed_question)
         check_embedder(store, embedder)
-        self._indexes = UnitIndexes(
-            store, embedder, settings.data_dir / SNAPSHOTS_FOLDER, exact_below=settings.exact_search_below
-        )
+        self.search = search if search is not None else open_search(settings, store, embedder)
 
     def save_indexes(self) -> None:
-        """Snapshots every unit's indexes, so that the next start reads them instead of rebuilding."""
+        """Lets the next start be quick (the embedded backend's snapshots)."""
         with self._write_lock:
-            self._indexes.save()
+            self.search.save()
 
     def stale_indexes(self) -> list[str]:
-        """Units whose index is missing or out of step with the store (readiness): none normally,
-        since every write updates both under the write lock."""
+        """Units whose passages in the search backend are not exactly the stored ones (readiness): none
+        normally, since every write updates both under the write lock."""
         with self._write_lock:
-            return [
-                unit.id
-                for unit in self.store.list_units()
-                if unit.id not in self._indexes
-                or self._indexes[unit.id].fingerprint() != self.store.unit_fingerprint(unit.id)
-            ]
+            return self.search.stale_units(self.store)
 
-    def index(self, unit_id: str) -> UnitIndex:
-        """A unit's indexes as they stand (diagnosis and tests: every write goes through this class)."""
-        return self._indexes[unit_id]
+    def close(self) -> None:
+        """Lets go of the search backend's connection (the store is its opener's to close)."""
+        self.search.close()
 
     # -- units -------------------------------------------------------------------------
     def create_unit(self, unit_id: str, name: str) -> Unit:
@@ -80,14 +81,15 @@ class KnowledgeBase:
         unit = Unit(id=unit_id, name=name)
         with self._write_lock:
             self.store.add_unit(unit)
-            self._indexes.create(unit.id)
+            self.search.create_unit(unit.id)
         return unit
 
     def list_units(self) -> list[Unit]:
         return self.store.list_units()
 
-    def passage_count(self) -> int:
-        return self._indexes.passage_count()
+    def passage_count(self, units: Iterable[str] | None = None) -> int:
+        """Passages searched, of ``units`` or of every unit."""
+        return self.search.passage_count(units)
 
     def unit(self, unit_id: str) -> Unit:
         found = self.store.get_unit(unit_id)
@@ -128,7 +130,8 @@ class KnowledgeBase:
         finally:
             # One index update per batch: BM25 statistics are rebuilt once, not per document.
             if pending:
-                self._indexes[unit_id].add(
+                self.search.add(
+                    unit_id,
                     np.concatenate([np.asarray(k, dtype=np.int64) for k, _, _ in pending]),
                     [t for _, tokens, _ in pending for t in tokens],
                     np.vstack([v for _, _, v in pending]),
@@ -168,7 +171,10 @@ class KnowledgeBase:
             if existing is not None:
                 return existing, []
             item = self._free_id(unit_id, item)
-            return item.document, self.store.add_document(item.document, item.passages, item.tokens, vectors)
+            try:
+                return item.document, self.store.add_document(item.document, item.passages, item.tokens, vectors)
+            except ContentStored as exc:  # another replica stored the same content since the look-up
+                return exc.document, []
 
     def _free_id(self, unit_id: str, item: PreparedDocument) -> PreparedDocument:
         """A replaced document keeps the id its first content gave it: that content, added again,
@@ -191,8 +197,8 @@ class KnowledgeBase:
         vectors = next(self._embed_documents([item], None))
         with self._write_lock:
             old, new = self.store.replace_document(item.document, item.passages, item.tokens, vectors)
-            self._indexes[unit_id].replace(
-                np.asarray(old, dtype=np.int64), np.asarray(new, dtype=np.int64), item.tokens, vectors
+            self.search.replace(
+                unit_id, np.asarray(old, dtype=np.int64), np.asarray(new, dtype=np.int64), item.tokens, vectors
             )
         return item.document
 
@@ -211,23 +217,17 @@ class KnowledgeBase:
         document = self.get_document(unit_id, document_id)
         with self._write_lock:
             keys = self.store.delete_document(unit_id, document_id)
-            self._indexes[unit_id].remove(np.asarray(keys, dtype=np.int64))
+            self.search.remove(unit_id, np.asarray(keys, dtype=np.int64))
         return document
 
     # -- retrieval ---------------------------------------------------------------------
     def scope(self, unit: str | None) -> list[str]:
         """The units a question goes to: the one named (which must exist), else every unit."""
-        return [self.unit(unit).id] if unit is not None else list(self._indexes)
+        return [self.unit(unit).id] if unit is not None else [u.id for u in self.store.list_units()]
 
     def idf(self, units: Iterable[str]) -> Idf:
-        """BM25's idf over the passages of ``units`` together (units not loaded count for nothing)."""
-        indexes = [self._indexes[u].lexical for u in units if u in self._indexes]
-        n = sum(len(i) for i in indexes)
-
-        def idf(token: str) -> float:
-            return bm25_idf(sum(i.document_frequency(token) for i in indexes), n)
-
-        return idf
+        """BM25's idf over the passages of ``units`` together."""
+        return self.search.idf(units)
 
     def _embed_question(self, question: str) -> np.ndarray:
         vector = self.embedder.embed_query(question)
@@ -241,14 +241,9 @@ class KnowledgeBase:
             vector = self._query_vector(question)
         with watch.lap("tokens"):
             tokens = index_tokens(question)
+        # One list per retriever over all the units, so that units compete on relevance, not on rank within a unit.
         s = self.settings
-        ranked = [self._indexes[u].candidates(vector, tokens, s.retrieve_depth, s.retrieval, watch) for u in units]
-        # One fusion over all units' lists, so that units compete on relevance, not on rank within a unit.
-        with watch.lap("fusion"):
-            return (
-                merge_ranked([d for d, _ in ranked], s.retrieve_depth),
-                merge_ranked([lx for _, lx in ranked], s.retrieve_depth),
-            )
+        return self.search.candidates(units, vector, tokens, s.retrieve_depth, s.retrieval, watch)
 
     def retrieve(self, question: str, unit: str | None, depth: int, watch: Stopwatch = NO_WATCH) -> list[PassageHit]:
         """Passages for a normalised question, best first, fused over dense and BM25."""

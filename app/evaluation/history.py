@@ -1,29 +1,22 @@
-"""Every evaluation run, kept durably so answer rates can be tracked over time."""
+"""Every evaluation run, kept durably so answer rates can be tracked over time.
+
+In the one database (table ``evaluation_runs``): ``troly eval`` and the service's evaluations write to
+it, and with PostgreSQL every replica lists the same runs.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
 
 from app.evaluation.dataset import Question
 from app.evaluation.outcomes import Record, Summary
-from app.store.sqlite_connect import ThreadConnections
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at TEXT NOT NULL,
-    questions TEXT NOT NULL,
-    corpus TEXT,
-    unit TEXT,
-    target TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    records TEXT NOT NULL
-);
-"""
+from app.store.database import Database
+from app.store.schema import evaluation_runs
 
 
 @dataclass(frozen=True)
@@ -85,8 +78,9 @@ def record_row(r: Record) -> dict[str, Any]:
 
 
 class EvalHistory:
-    def __init__(self, path: Path) -> None:
-        self._db = ThreadConnections(path, _SCHEMA)
+    def __init__(self, database: Database) -> None:
+        """``database``: open, its schema at the head (app.store.migrate.open_upgraded)."""
+        self._db = database
 
     def add(
         self,
@@ -99,48 +93,35 @@ class EvalHistory:
     ) -> Run:
         created = datetime.now(UTC).isoformat(timespec="seconds")
         rows = [record_row(r) for r in records]
-        cursor = self._db().execute(
-            "INSERT INTO runs (created_at, questions, corpus, unit, target, summary, records)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                created,
-                questions,
-                corpus,
-                unit,
-                json.dumps(target, ensure_ascii=False),
-                json.dumps(asdict(summary)),
-                json.dumps(rows, ensure_ascii=False),
-            ),
+        insert = sa.insert(evaluation_runs).values(
+            created_at=created,
+            questions=questions,
+            corpus=corpus,
+            unit=unit,
+            target=json.dumps(target, ensure_ascii=False),
+            summary=json.dumps(asdict(summary)),
+            records=json.dumps(rows, ensure_ascii=False),
         )
-        run_id = int(cursor.lastrowid or 0)
+        with self._db.write() as conn:
+            run_id = int(conn.execute(insert.returning(evaluation_runs.c.id)).scalar_one())
         return Run(run_id, created, questions, corpus, unit, target, asdict(summary), rows)
 
     def runs(self, limit: int = 1000) -> list[Run]:
-        rows = (
-            self._db()
-            .execute(
-                "SELECT id, created_at, questions, corpus, unit, target, summary, records FROM runs"
-                " ORDER BY id DESC LIMIT ?",
-                (limit,),
-            )
-            .fetchall()
-        )
-        return [Run(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), json.loads(r[7])) for r in rows][
-            ::-1
-        ]
+        """The newest ``limit`` runs, oldest first."""
+        r = evaluation_runs.c
+        query = sa.select(*_HEAD, r.records).order_by(r.id.desc()).limit(limit)
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+        return [Run(*_head_fields(row), json.loads(row.records)) for row in rows][::-1]
 
     def latest_per_unit(self) -> dict[str, RunHead]:
         """Each unit's newest run among those scoped to one unit (a run over several units is no
         unit's), in one query and without the records: the overview asks this for every unit."""
-        rows = (
-            self._db()
-            .execute(
-                "SELECT id, created_at, questions, corpus, unit, target, summary FROM runs"
-                " WHERE id IN (SELECT MAX(id) FROM runs WHERE unit IS NOT NULL GROUP BY unit)"
-            )
-            .fetchall()
-        )
-        return {r[4]: RunHead(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6])) for r in rows}
+        r = evaluation_runs.c
+        newest = sa.select(sa.func.max(r.id)).where(r.unit.is_not(None)).group_by(r.unit)
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(*_HEAD).where(r.id.in_(newest))).all()
+        return {row.unit: RunHead(*_head_fields(row)) for row in rows}
 
     def latest(self, unit: str | None = None) -> Run | None:
         """The newest run, preferring one scoped to ``unit`` when asked for one."""
@@ -148,3 +129,27 @@ class EvalHistory:
         scoped = [r for r in runs if unit is not None and r.unit == unit]
         pool = scoped or runs
         return pool[-1] if pool else None
+
+
+# A run's head, in RunHead's order.
+_HEAD = (
+    evaluation_runs.c.id,
+    evaluation_runs.c.created_at,
+    evaluation_runs.c.questions,
+    evaluation_runs.c.corpus,
+    evaluation_runs.c.unit,
+    evaluation_runs.c.target,
+    evaluation_runs.c.summary,
+)
+
+
+def _head_fields(row: Any) -> tuple[int, str, str, str | None, str | None, dict[str, Any], dict[str, Any]]:
+    return (
+        int(row.id),
+        row.created_at,
+        row.questions,
+        row.corpus,
+        row.unit,
+        json.loads(row.target),
+        json.loads(row.summary),
+    )

@@ -12,11 +12,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+
+import sqlalchemy as sa
 
 from app.errors import InvalidInput, QuestionSetNotFound
 from app.evaluation.dataset import Question
-from app.store.sqlite_connect import ThreadConnections
+from app.store.database import Database
+from app.store.schema import question_sets
 from app.text.normalize import normalize
 
 # Bounds of one set. 5,000 questions take under an hour at the service's pace and fit well within
@@ -26,18 +28,6 @@ MAX_NAME_CHARS = 200
 MAX_ID_CHARS = 200
 MAX_ANSWERS = 50
 MAX_ANSWER_CHARS = 1000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS question_sets (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    unit TEXT NOT NULL,
-    name TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    questions TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS question_sets_unit ON question_sets (unit, seq);
-"""
 
 
 @dataclass(frozen=True)
@@ -91,50 +81,57 @@ def _now() -> str:
 
 
 class QuestionSets:
-    """Per unit, in SQLite (``question_sets.sqlite3`` in the data directory)."""
+    """Per unit, in the one database (table ``question_sets``): every replica reads the same sets."""
 
-    def __init__(self, path: Path, max_question_chars: int) -> None:
-        self._db = ThreadConnections(path, _SCHEMA)
+    def __init__(self, database: Database, max_question_chars: int) -> None:
+        """``database``: open, its schema at the head (app.store.migrate.open_upgraded)."""
+        self._db = database
         self._max_question_chars = max_question_chars
 
     def add(self, unit: str, name: str, questions: Sequence[Question]) -> QuestionSetInfo:
         check_questions(name, questions, self._max_question_chars)
         info = QuestionSetInfo(secrets.token_hex(6), unit, name.strip(), len(questions), _now())
         rows = [{"id": q.id, "question": q.question, "answers": list(q.answers)} for q in questions]
-        self._db().execute(
-            "INSERT INTO question_sets (id, unit, name, created_at, questions) VALUES (?, ?, ?, ?, ?)",
-            (info.id, unit, info.name, info.created_at, json.dumps(rows, ensure_ascii=False)),
-        )
+        with self._db.write() as conn:
+            conn.execute(
+                sa.insert(question_sets).values(
+                    id=info.id,
+                    unit=unit,
+                    name=info.name,
+                    created_at=info.created_at,
+                    question_count=info.questions,
+                    questions=json.dumps(rows, ensure_ascii=False),
+                )
+            )
         return info
 
     def list(self, unit: str) -> list[QuestionSetInfo]:
         """Newest first."""
-        rows = (
-            self._db()
-            .execute(
-                "SELECT id, unit, name, json_array_length(questions), created_at FROM question_sets"
-                " WHERE unit = ? ORDER BY seq DESC",
-                (unit,),
-            )
-            .fetchall()
+        c = question_sets.c
+        query = (
+            sa.select(c.id, c.unit, c.name, c.question_count, c.created_at).where(c.unit == unit).order_by(c.seq.desc())
         )
-        return [QuestionSetInfo(*r) for r in rows]
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+        return [QuestionSetInfo(r.id, r.unit, r.name, int(r.question_count), r.created_at) for r in rows]
 
     def get(self, unit: str, set_id: str) -> QuestionSet:
-        row = (
-            self._db()
-            .execute(
-                "SELECT id, unit, name, created_at, questions FROM question_sets WHERE unit = ? AND id = ?",
-                (unit, set_id),
-            )
-            .fetchone()
-        )
+        c = question_sets.c
+        query = sa.select(c.id, c.unit, c.name, c.created_at, c.questions).where(c.unit == unit, c.id == set_id)
+        with self._db.read() as conn:
+            row = conn.execute(query).first()
         if row is None:
             raise QuestionSetNotFound(f"unit {unit!r} has no question set {set_id!r}")
-        questions = tuple(Question(q["id"], q["question"], tuple(q["answers"]), unit) for q in json.loads(row[4]))
-        return QuestionSet(QuestionSetInfo(row[0], row[1], row[2], len(questions), row[3]), questions)
+        questions = tuple(
+            Question(q["id"], q["question"], tuple(q["answers"]), unit) for q in json.loads(row.questions)
+        )
+        return QuestionSet(QuestionSetInfo(row.id, row.unit, row.name, len(questions), row.created_at), questions)
 
     def delete(self, unit: str, set_id: str) -> QuestionSetInfo:
         info = self.get(unit, set_id).info
-        self._db().execute("DELETE FROM question_sets WHERE unit = ? AND id = ?", (unit, set_id))
+        c = question_sets.c
+        with self._db.write() as conn:
+            deleted = conn.execute(sa.delete(question_sets).where(c.unit == unit, c.id == set_id)).rowcount
+        if not deleted:  # another replica deleted it meanwhile
+            raise QuestionSetNotFound(f"unit {unit!r} has no question set {set_id!r}")
         return info

@@ -2,9 +2,13 @@
 
 A backup (docs/operations-backups.md) holds:
 
-* every SQLite file of the data directory (``*.sqlite3``: the knowledge base, the activity log, the
-  keys and their audit, the evaluation history), each copied with SQLite's online backup API: one
-  consistent state of it, whatever the service writes meanwhile (in WAL mode neither waits);
+* every SQLite file of the data directory (``*.sqlite3``), each copied with SQLite's online backup API:
+  one consistent state of it, whatever the service writes meanwhile (in WAL mode neither waits). That
+  is ``troly.sqlite3`` alone, which holds the knowledge base, the keys and their audit, the activity
+  log and the evaluations, all in one state; a data directory no release since 0.1.0 has opened also
+  has that release's separate files, backed up as they are and copied into ``troly.sqlite3`` at the
+  first start after a restore (app.store.legacy_files). The ``*.sqlite3.migrated`` files such a start
+  leaves behind are not backed up: their rows are in ``troly.sqlite3``;
 * each unit's index snapshot, only when its manifest names exactly the passages of the backed-up
   store and it did not change while it was copied. The service snapshots its indexes at start and
   at a clean stop, not after each write: a snapshot that misses a write is left out, and the first
@@ -12,6 +16,9 @@ A backup (docs/operations-backups.md) holds:
   as after a crash. A snapshot is a shortcut for the start, never the only copy of anything;
 * the tuned models in the data directory (answer models, the neural reader's delta);
 * ``manifest.json``, written last (backup_manifest.py): a folder without one is not a backup.
+
+A knowledge base in PostgreSQL (cluster mode, TROLY_DATABASE_URL) is not in the data directory: both
+commands refuse it, and pg_dump and pg_restore back it up (docs/operations.md, *Database*).
 
 A restore reads every file of the backup and checks its sha256 before it writes anything, copies
 the files into a hidden folder of the (empty) data directory, checks them again, and only then
@@ -44,8 +51,9 @@ from app.service.backup_manifest import (
     write_durably,
 )
 from app.settings import Settings
-from app.store import SqliteStore
+from app.store import SqlDocumentStore
 from app.store.data_dir_lock import LOCK_FILE, DataDirLock
+from app.store.database import Database, parse_url, redacted, sqlite_url
 from app.store.sqlite_connect import connect
 
 SQLITE_SUFFIX = ".sqlite3"
@@ -56,6 +64,7 @@ def take_backup(settings: Settings, dest: Path) -> BackupManifest:
 
     ``dest`` ends up holding a whole backup or, after any failure, nothing of it."""
     data = settings.data_dir
+    _refuse_unless_embedded(settings, "back up")
     if not settings.db_path.is_file():
         raise NotFound(f"no knowledge base at {settings.db_path}: nothing to back up (is TROLY_DATA_DIR right?)")
     _refuse_unless_empty(
@@ -85,6 +94,7 @@ def restore_backup(source: Path, settings: Settings) -> BackupManifest:
         f"the data directory {target} is not empty: restore into an empty or new one "
         "(TROLY_DATA_DIR or --data-dir); nothing was changed"
     )
+    _refuse_unless_embedded(settings, "restore")
     _refuse_unless_empty(target, not_empty)
     manifest = BackupManifest.read(source)
     verify_backup(source, manifest)
@@ -198,7 +208,9 @@ def seal_sqlite(path: Path) -> None:
 
 def _store_state(db: Path) -> tuple[str | None, dict[str, str]]:
     """The embedder a (backed-up) store records and each unit's passages' fingerprint."""
-    store = SqliteStore(db)
+    # As it is: a backup of a store that the new release never opened keeps the schema it had (the first
+    # start after the restore upgrades it).
+    store = SqlDocumentStore(Database.open(sqlite_url(db)))
     try:
         return store.get_meta("embedder"), {u.id: store.unit_fingerprint(u.id) for u in store.list_units()}
     finally:
@@ -231,6 +243,25 @@ def _copy_snapshot(folder: Path, target: Path, embedder: str, expected: str) -> 
 
 
 # -- shared -------------------------------------------------------------------------------------------
+def _refuse_unless_embedded(settings: Settings, doing: str) -> None:
+    """Backups copy the data directory's SQLite files: a knowledge base elsewhere (TROLY_DATABASE_URL) is
+    its database's to back up, PostgreSQL's with pg_dump and pg_restore."""
+    if not settings.database_url:
+        return
+    url = parse_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and Path(url.database or "").resolve() == settings.db_path.resolve():
+        return
+    if url.get_backend_name() == "postgresql":
+        tool = "pg_dump" if doing == "back up" else "pg_restore, from pg_dump's archive"
+    else:
+        tool = "sqlite3's .backup command" if doing == "back up" else "a copy of the backed-up file"
+    raise InvalidInput(
+        f"troly cannot {doing} this knowledge base: TROLY_DATABASE_URL puts it in {redacted(url)}, outside the data "
+        f"directory's {STORE_FILE}; {doing} that database with {tool} (docs/operations.md, *Database*); "
+        "nothing was written"
+    )
+
+
 def _refuse_unless_empty(folder: Path, message: str, but: str | None = None) -> None:
     """``but``: a name that may be there (the lock file the restore has just taken)."""
     if folder.exists() and (not folder.is_dir() or any(p.name != but for p in folder.iterdir())):

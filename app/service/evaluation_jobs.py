@@ -3,12 +3,17 @@ knowledge base, counted as ``troly eval`` counts (``app.evaluation.runner.evalua
 kept on the job and the run in the evaluation history.
 
 One worker thread per process runs one job at a time; a unit has at most one job queued or running
-and the service at most ``MAX_PENDING``. The worker asks through the same assistant as the live
-questions but steps aside for them: before each question it pauses (``TROLY_EVAL_PAUSE_S``, which
-bounds its rate) and then waits for a lull in the live questions (none for ``LULL_S``), at most
-``QUIET_WAIT_S``; its thread runs at a lower CPU priority. A question once started runs to its end,
-so that under constant live load an evaluation costs each live question little and moves slowly.
-Its answers are not live traffic: they go neither into the activity log nor into the metrics.
+and the service at most ``MAX_PENDING`` (over every process and replica: the records are in the one
+database). The queue itself is the process's own, in memory: a job runs in the process (replica) that
+accepted it, and only its record and result are shared. While a process has jobs, a second thread beats
+for them every ``BEAT_S`` (app.service.evaluation_records), so that other replicas can tell it still runs.
+
+The worker asks through the same assistant as the live questions but steps aside for them: before
+each question it pauses (``TROLY_EVAL_PAUSE_S``, which bounds its rate) and then waits for a lull in
+the live questions (none for ``LULL_S``), at most ``QUIET_WAIT_S``; its thread runs at a lower CPU
+priority. A question once started runs to its end, so that under constant live load an evaluation
+costs each live question little and moves slowly. Its answers are not live traffic: they go neither
+into the activity log nor into the metrics.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from app.evaluation.question_sets import QuestionSet, QuestionSets
 from app.evaluation.runner import evaluate
 from app.evaluation.scorecard import scorecard
 from app.evaluation.targets import InProcess, Reply, Target
-from app.service.evaluation_records import EvaluationJob, EvaluationRecords
+from app.service.evaluation_records import BEAT_S, EvaluationJob, EvaluationRecords
 from app.service.live_traffic import LiveTraffic
 from app.service.process_mark import ProcessMark
 
@@ -97,6 +102,7 @@ class EvaluationJobs:
         self._queue: queue.Queue[_Queued | None] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._beat: threading.Thread | None = None
         self._thread_lock = threading.Lock()
         # Jobs a dead process left queued or running would block their unit for ever.
         self._records.fail_orphans(mark.alive, ORPHANED)
@@ -116,6 +122,8 @@ class EvaluationJobs:
             if self._thread is None:  # started on the first evaluation: none runs in a service that never evaluates
                 self._thread = threading.Thread(target=self._work, name="troly-evaluations", daemon=True)
                 self._thread.start()
+                self._beat = threading.Thread(target=self._beating, name="troly-evaluation-beat", daemon=True)
+                self._beat.start()
         return job
 
     def get(self, job_id: str) -> EvaluationJob:
@@ -130,9 +138,11 @@ class EvaluationJobs:
         self._stop.set()
         self._queue.put(None)
         with self._thread_lock:
-            thread = self._thread
+            thread, beat = self._thread, self._beat
         if thread is not None:
             thread.join(timeout_s)
+        if beat is not None:
+            beat.join(timeout_s)
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -182,6 +192,15 @@ class EvaluationJobs:
             self._records.failed(job, f"internal error ({type(exc).__name__}): see the service's log")
         else:
             self._records.done(job, scorecard(done.summary, done.records), done.run.id)
+
+    def _beating(self) -> None:
+        """This process's jobs still run: said every BEAT_S until the service stops. A beat that fails
+        (the database away for a moment) is only logged; the next one may pass."""
+        while not self._stop.wait(BEAT_S):
+            try:
+                self._records.beat(self._mark.token)
+            except Exception:
+                log.warning("could not record that this process's evaluations still run", exc_info=True)
 
     def _step_aside(self) -> None:
         """Before each question: the pause, then a lull in the live questions."""

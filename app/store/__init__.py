@@ -1,6 +1,6 @@
 """Durable storage of units, documents, passages and their vectors."""
 
 from app.store.base import DocumentStore, IndexRows, StoredPassage
-from app.store.sqlite import SqliteStore
+from app.store.sql import SqlDocumentStore
 
-__all__ = ["DocumentStore", "IndexRows", "SqliteStore", "StoredPassage"]
+__all__ = ["DocumentStore", "IndexRows", "SqlDocumentStore", "StoredPassage"]

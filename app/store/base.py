@@ -1,4 +1,4 @@
-"""The document-store protocol. SQLite is the embedded default; other engines plug in here."""
+"""The document-store protocol: app.store.sql implements it on SQLite (the embedded default) and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,6 +10,20 @@ import numpy as np
 import numpy.typing as npt
 
 from app.domain import Document, Passage, Unit
+from app.errors import Conflict
+
+
+class ContentStored(Conflict):
+    """The unit already holds a document with this content: another replica stored it between this one's
+    look-up and its write (the store's unique (unit, content hash) refused the second copy). Raised by the
+    store with the stored document; the knowledge base answers with it, as for any content sent again,
+    so it never reaches a request."""
+
+    code = "content_stored"
+
+    def __init__(self, message: str, document: Document) -> None:
+        super().__init__(message)
+        self.document = document
 
 
 @dataclass(frozen=True)
@@ -60,7 +74,8 @@ class DocumentStore(Protocol):
         tokens: Sequence[Sequence[str]],
         vectors: npt.NDArray[np.float32],
     ) -> list[int]:
-        """Stores the document and its passages in one transaction; returns the passage keys."""
+        """Stores the document and its passages in one transaction; returns the passage keys. Raises
+        ``ContentStored``, with the stored document, when the unit holds this content already."""
         ...
 
     def replace_document(
@@ -85,4 +100,8 @@ class DocumentStore(Protocol):
 
     def unit_fingerprint(self, unit: str) -> str:
         """``keys_fingerprint`` of the unit's stored passage keys (checks a saved index at start)."""
+        ...
+
+    def close(self) -> None:
+        """Closes the store's connections (a store used again opens new ones)."""
         ...

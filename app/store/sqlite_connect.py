@@ -1,5 +1,6 @@
-"""The one way troly opens SQLite: the document store, the activity log, API keys and the
-evaluation history all get the same connection settings.
+"""The one way troly opens SQLite: the database every store shares (through SQLAlchemy,
+app.store.database), and the plain connections of backups and of troly 0.1.0's files read once at the
+upgrade (app.store.legacy_files) all get the same connection settings.
 
 * WAL: readers never wait for the writer, and a crash leaves the last commit intact.
 * ``synchronous=NORMAL``: in WAL mode a commit is durable against a crash of the process
@@ -13,43 +14,21 @@ evaluation history all get the same connection settings.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
 BUSY_TIMEOUT_S = 30.0
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+def apply_pragmas(db: sqlite3.Connection) -> None:
+    """The settings above, on a connection in autocommit mode (the journal mode cannot change inside a
+    transaction). The document store's SQLAlchemy engine runs this on each connection it opens too."""
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
+    db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+    apply_pragmas(db)
     return db
-
-
-class ThreadConnections:
-    """One connection per thread to one database file, opened on first use.
-
-    A connection is never shared between threads: the service answers on a thread pool, and
-    one thread's open transaction must not swallow another's statements.
-    """
-
-    def __init__(self, path: Path, schema: str = "") -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
-        self._local = threading.local()
-        if schema:
-            self().executescript(schema)
-
-    def __call__(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = connect(self._path)
-        return db
-
-    def close(self) -> None:
-        """Closes this thread's connection (the next use opens another)."""
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None

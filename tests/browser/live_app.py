@@ -18,6 +18,7 @@ from app.evaluation.runner import run
 from app.evaluation.targets import InProcess
 from app.ingest.loaders import load_file
 from app.settings import Settings
+from app.store import SqlDocumentStore
 
 ROOT = Path(__file__).parents[2]
 SEEDS = ROOT / "corpus" / "bo-tttt"
@@ -65,7 +66,9 @@ def seed(assistant: Assistant, settings: Settings) -> None:
     assistant.add_documents(UNIT, [load_file(SEEDS / name) for name in SEED_FILES])
     # A real evaluation run over the seeded unit, for the dashboard's "latest evaluation".
     target = InProcess(assistant)
-    history = EvalHistory(settings.eval_history_path)
+    store = assistant.store
+    assert isinstance(store, SqlDocumentStore)
+    history = EvalHistory(store.database)  # the evaluation history lives beside the documents
     records = run(EVAL_QUESTIONS, target)
     history.add(
         "eval/questions/browser-seed.jsonl", "corpus/bo-tttt", UNIT, target.describe(), summarise(records), records

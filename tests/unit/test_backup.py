@@ -24,9 +24,10 @@ from app.errors import BackupFailed, BackupInvalid, Conflict, DataDirInUse, NotF
 from app.service.backup import restore_backup, take_backup
 from app.service.backup_manifest import MANIFEST, BackupManifest, copy_hashed, file_digest
 from app.settings import Settings
-from app.store import SqliteStore
+from app.store import SqlDocumentStore
 from app.store.base import IndexRows
 from app.store.data_dir_lock import LOCK_FILE, DataDirLock
+from app.store.database import Database
 
 EMBEDDER = "fake/bag-of-syllables-64"
 SNAPSHOTTED, WRITTEN_SINCE = "cuc-vien-thong", "cuc-buu-dien"
@@ -53,10 +54,10 @@ Opener = Callable[..., Assistant]
 def open_at(make_fake_embedder: Callable[..., object], settings_factory: Callable[..., Settings]) -> Iterator[Opener]:
     opened: list[Assistant] = []
 
-    def open_(data_dir: Path, store_class: type[SqliteStore] = SqliteStore) -> Assistant:
+    def open_(data_dir: Path, store_class: type[SqlDocumentStore] = SqlDocumentStore) -> Assistant:
         settings = settings_factory(data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        store = store_class(settings.db_path)
+        store = store_class.open(settings.db_url)
         assistant = Assistant(store, make_fake_embedder(EMBEDDER), AnswerModel.load(), settings)  # type: ignore[arg-type]
         opened.append(assistant)
         return assistant
@@ -75,10 +76,17 @@ def _populate(data: Path, open_at: Opener) -> Assistant:
     assistant.create_unit(WRITTEN_SINCE, "Cục Bưu điện")
     assistant.save_indexes()
     assistant.add_documents(WRITTEN_SINCE, DOCS[WRITTEN_SINCE])
-    AccessControl(data / "access.sqlite3").create_key("reader")
-    ActivityLog(data / "activity.sqlite3").record(assistant.ask("Khi nào tắt sóng 2G?", SNAPSHOTTED), 1.0)
+    AccessControl(_database(assistant)).create_key("reader")
+    ActivityLog(_database(assistant)).record(assistant.ask("Khi nào tắt sóng 2G?", SNAPSHOTTED), 1.0)
     shutil.copyfile(DEFAULT_MODEL_PATH, data / "answer_model.json")
     return assistant
+
+
+def _database(assistant: Assistant) -> Database:
+    """The database of the assistant's store, which keys and activity share with the documents."""
+    store = assistant.store
+    assert isinstance(store, SqlDocumentStore)
+    return store.database
 
 
 def _retrieved(assistant: Assistant) -> list[list[tuple[str, int | None, int | None]]]:
@@ -91,7 +99,7 @@ def _entries(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
 
 
-class _NoRebuildOf(SqliteStore):
+class _NoRebuildOf(SqlDocumentStore):
     """Fails the test if the snapshotted unit is rebuilt from the store instead of read from its snapshot."""
 
     def index_rows(self, unit: str) -> IndexRows:
@@ -111,13 +119,14 @@ def test_a_backup_restores_the_same_data_and_a_current_snapshot(
     assert manifest.troly_version == __version__ and manifest.embedder == EMBEDDER
     assert {u: s.snapshot for u, s in manifest.units.items()} == {SNAPSHOTTED: True, WRITTEN_SINCE: False}
     kinds = {f.path: f.kind for f in manifest.files}
-    assert {p for p, k in kinds.items() if k == "sqlite"} == {"troly.sqlite3", "access.sqlite3", "activity.sqlite3"}
+    # One database file holds the documents, the keys and the activity: one consistent state of all three.
+    assert {p for p, k in kinds.items() if k == "sqlite"} == {"troly.sqlite3"}
     assert {p for p, k in kinds.items() if k == "model"} == {"answer_model.json"}
     assert {p.split("/")[1] for p, k in kinds.items() if k == "snapshot"} == {SNAPSHOTTED}
     assert all(file_digest(dest / f.path) == (f.size, f.sha256) for f in manifest.files)
     assert BackupManifest.read(dest) == manifest
     # Self-contained files: nothing beside them that a copy of the folder could miss.
-    assert sorted(p.name for p in dest.glob("*.sqlite3*")) == ["access.sqlite3", "activity.sqlite3", "troly.sqlite3"]
+    assert sorted(p.name for p in dest.glob("*.sqlite3*")) == ["troly.sqlite3"]
 
     restored_dir = tmp_path / "restored"
     assert restore_backup(dest, settings_factory(restored_dir)) == manifest
@@ -128,10 +137,9 @@ def test_a_backup_restores_the_same_data_and_a_current_snapshot(
     assert _retrieved(restored) == _retrieved(live)
     for unit in DOCS:
         assert restored.list_documents(unit) == live.list_documents(unit)
-    assert [k.id for k in AccessControl(restored_dir / "access.sqlite3").list_keys()] == [
-        k.id for k in AccessControl(tmp_path / "data" / "access.sqlite3").list_keys()
-    ]
-    assert ActivityLog(restored_dir / "activity.sqlite3").stats().questions == 1
+    restored_keys = AccessControl(_database(restored)).list_keys()
+    assert len(restored_keys) == 1 and restored_keys == AccessControl(_database(live)).list_keys()
+    assert ActivityLog(_database(restored)).stats().questions == 1
 
 
 def _document(i: int) -> DocumentInput:
@@ -292,7 +300,7 @@ DAMAGES: dict[str, tuple[Callable[[Path], object], str]] = {
         lambda b: _snapshot_file(b).write_bytes(b""),
         f"^indexes/{SNAPSHOTTED}/.* is damaged",
     ),
-    "a missing file": (lambda b: (b / "access.sqlite3").unlink(), "^access.sqlite3 is missing .* partial"),
+    "a missing file": (lambda b: (b / "answer_model.json").unlink(), "^answer_model.json is missing .* partial"),
     "no manifest (unfinished)": (lambda b: (b / MANIFEST).unlink(), "no manifest.json"),
     "a garbled manifest": (lambda b: (b / MANIFEST).write_text("{", encoding="utf-8"), "cannot be read"),
     "a path out of the backup": (lambda b: _rewrite_manifest(b, lambda m: _first_path(m, "../x")), "leaves"),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from app.answer.model import AnswerModel
 from app.assistant import Assistant
@@ -22,12 +23,14 @@ from app.evaluation.question_sets import QuestionSets
 from app.evaluation.runner import run
 from app.evaluation.scorecard import scorecard
 from app.evaluation.targets import InProcess
+from app.service import evaluation_jobs
 from app.service.evaluation_jobs import ORPHANED, STOPPED, EvaluationJobs
 from app.service.evaluation_records import EvaluationJob, EvaluationRecords
 from app.service.live_traffic import LiveTraffic
 from app.service.process_mark import ProcessMark
 from app.settings import Settings
-from app.store import SqliteStore
+from app.store import SqlDocumentStore, schema
+from app.store.database import Database
 
 UNIT, OTHER, THIRD = "cuc-vien-thong", "cuc-luu-tru", "so-tttt"
 DOC = DocumentInput(
@@ -50,6 +53,7 @@ FINISHED = ("done", "failed")
 @dataclass
 class World:
     settings: Settings
+    database: Database
     assistant: Assistant
     sets: QuestionSets
     history: EvalHistory
@@ -60,7 +64,7 @@ class World:
         jobs = EvaluationJobs(
             self.assistant,
             self.sets,
-            EvaluationRecords(self.settings.data_dir / "evaluations.sqlite3"),
+            EvaluationRecords(self.database),
             self.history,
             self.traffic,
             ProcessMark(self.settings.data_dir),
@@ -78,12 +82,14 @@ def world(
     # Threshold 0: every question is answered, so that the misses hold wrong and false answers too.
     settings = settings_factory(tmp_path, abstain_threshold=0.0, max_question_chars=200)
     tmp_path.mkdir(exist_ok=True)
-    assistant = Assistant(SqliteStore(settings.db_path), make_fake_embedder(), AnswerModel.load(), settings)  # type: ignore[arg-type]
+    store = SqlDocumentStore.open(settings.db_url)
+    assistant = Assistant(store, make_fake_embedder(), AnswerModel.load(), settings)  # type: ignore[arg-type]
     for unit in (UNIT, OTHER, THIRD):
         assistant.create_unit(unit, unit)
         assistant.add_documents(unit, [DOC])
-    sets = QuestionSets(tmp_path / "question_sets.sqlite3", max_question_chars=1000)
-    w = World(settings, assistant, sets, EvalHistory(settings.eval_history_path), LiveTraffic(), [])
+    database = store.database  # the jobs, sets and history live beside the documents
+    sets = QuestionSets(database, max_question_chars=1000)
+    w = World(settings, database, assistant, sets, EvalHistory(database), LiveTraffic(), [])
     yield w
     for jobs in w.opened:
         jobs.close()
@@ -153,7 +159,7 @@ def test_one_evaluation_at_a_time_per_unit_and_a_bounded_queue(world: World) -> 
 
 
 def test_jobs_a_dead_process_left_queued_or_running_are_failed_at_start(world: World) -> None:
-    records = EvaluationRecords(world.settings.data_dir / "evaluations.sqlite3")
+    records = EvaluationRecords(world.database)
     dead = records.create(UNIT, "set-1", "bộ", owner="0123456789abcdef", max_pending=8)
     records.started(dead.id)
     living = ProcessMark(world.settings.data_dir)  # another worker process, still running
@@ -164,6 +170,34 @@ def test_jobs_a_dead_process_left_queued_or_running_are_failed_at_start(world: W
     living.close()  # now that process is gone too
     world.jobs()
     assert (records.get(kept.id).status, records.get(kept.id).error) == ("failed", ORPHANED)
+
+
+def test_a_process_beats_for_its_jobs_while_they_run(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Other replicas judge a job they cannot see the process of by its beats: they go on while it runs."""
+    monkeypatch.setattr(evaluation_jobs, "BEAT_S", 0.01)
+    chosen = world.sets.add(UNIT, "Quý I/2025", QUESTIONS)
+    jobs = world.jobs(pause_s=60.0)  # the job stays running, pausing before its first question
+
+    def beat_at(job_id: str) -> str:
+        with world.database.read() as conn:
+            value = conn.scalar(
+                sa.select(schema.evaluation_jobs.c.beat_at).where(schema.evaluation_jobs.c.id == job_id)
+            )
+        assert isinstance(value, str)
+        return value
+
+    job = jobs.start(UNIT, chosen.id)
+    deadline = time.monotonic() + 60  # only a guard against a hang
+    while jobs.get(job.id).status != "running":  # started (which sets the time too), then paused
+        assert time.monotonic() < deadline, "not started"
+        time.sleep(0.01)
+    first = beat_at(job.id)
+    while beat_at(job.id) == first:
+        assert time.monotonic() < deadline, "no beat"
+        time.sleep(0.01)
+    assert jobs.get(job.id).status == "running"
+    jobs.close()
+    assert jobs.get(job.id).status == "failed"
 
 
 def test_a_question_the_assistant_refuses_fails_the_job_with_the_reason(world: World) -> None:

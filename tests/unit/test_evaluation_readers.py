@@ -25,7 +25,9 @@ from app.evaluation.report import ReportPage, render
 from app.evaluation.runner import run
 from app.evaluation.targets import InProcess, OverHttp, Reply
 from app.settings import Settings
-from app.store import SqliteStore
+from app.store import SqlDocumentStore
+from app.store.database import sqlite_url
+from app.store.migrate import open_upgraded
 
 UNIT = "cuc-vien-thong"
 QUESTION = Question("q1", "Trợ lý ảo phải trả lời được bao nhiêu phần trăm câu hỏi?", ("90% câu hỏi",), UNIT)
@@ -68,7 +70,7 @@ def with_llm(tmp_path: Path, fake_embedder: object) -> Callable[[str | None], As
         settings = Settings(_env_file=None, data_dir=tmp_path / "data", abstain_threshold=0.0)  # type: ignore[call-arg]
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         assistant = Assistant(
-            SqliteStore(settings.db_path),
+            SqlDocumentStore.open(settings.db_url),
             fake_embedder,  # type: ignore[arg-type]
             AnswerModel.load(),
             settings,
@@ -133,7 +135,7 @@ def test_over_http_the_reader_comes_from_the_body_and_an_older_service_says_none
 
 
 def test_a_run_keeps_its_readers_in_the_history_and_the_report(tmp_path: Path) -> None:
-    history = EvalHistory(tmp_path / "eval.sqlite3")
+    history = EvalHistory(open_upgraded(sqlite_url(tmp_path / "troly.sqlite3")))
     records = run([QUESTION, QUESTION], _Replies())
     saved = history.add("questions.jsonl", "corpus", UNIT, {"target": "in-process"}, summarise(records), records)
     (stored,) = history.runs()
@@ -191,11 +193,11 @@ OLD_RECORD = {
 
 
 def test_runs_stored_before_readers_were_recorded_still_load(tmp_path: Path) -> None:
-    path = tmp_path / "eval.sqlite3"
-    EvalHistory(path)  # creates the table
+    path = tmp_path / "troly.sqlite3"
+    open_upgraded(sqlite_url(path)).close()  # creates the table
     with sqlite3.connect(path) as db:
         db.execute(
-            "INSERT INTO runs (created_at, questions, corpus, unit, target, summary, records)"
+            "INSERT INTO evaluation_runs (created_at, questions, corpus, unit, target, summary, records)"
             " VALUES ('2024-07-01T00:00:00+00:00', 'questions.jsonl', 'corpus', NULL, ?, ?, ?)",
             (
                 json.dumps({"target": "in-process", "settings": {"reader": "LexicalReader"}}),
@@ -203,7 +205,7 @@ def test_runs_stored_before_readers_were_recorded_still_load(tmp_path: Path) -> 
                 json.dumps([OLD_RECORD], ensure_ascii=False),
             ),
         )
-    (old,) = EvalHistory(path).runs()
+    (old,) = EvalHistory(open_upgraded(sqlite_url(path))).runs()
     (record,) = old.outcome_records()
     assert (record.reader, record.reader_fallback) == (None, None)
     assert record.outcome is Outcome.CORRECT

@@ -14,7 +14,7 @@ from app.evaluation.dataset import Question
 from app.evaluation.fusion_grid import fusion_grid
 from app.evaluation.outcomes import contains_answer
 from app.settings import Settings
-from app.store import SqliteStore
+from app.store import SqlDocumentStore
 from app.text.normalize import normalize
 
 UNIT = "cuc-vien-thong"
@@ -39,7 +39,7 @@ def assistant(
     tmp_path: Path, make_fake_embedder: Callable[..., object], settings_factory: Callable[..., Settings]
 ) -> Assistant:
     settings = settings_factory(tmp_path)
-    a = Assistant(SqliteStore(settings.db_path), make_fake_embedder(), AnswerModel.load(), settings)  # type: ignore[arg-type]
+    a = Assistant(SqlDocumentStore.open(settings.db_url), make_fake_embedder(), AnswerModel.load(), settings)  # type: ignore[arg-type]
     a.create_unit(UNIT, "Cục Viễn thông")
     a.add_documents(UNIT, DOCS)
     return a

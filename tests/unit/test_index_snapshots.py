@@ -14,7 +14,7 @@ from app.domain import DocumentInput, keys_fingerprint
 from app.search.lexical import Bm25Index
 from app.search.unit_index import UnitIndex
 from app.settings import Settings
-from app.store import SqliteStore
+from app.store import SqlDocumentStore
 from app.store.base import IndexRows
 
 UNIT = "cuc-vien-thong"
@@ -30,7 +30,7 @@ DOC_POST = DocumentInput(
 )
 
 
-class _NoRebuildStore(SqliteStore):
+class _NoRebuildStore(SqlDocumentStore):
     """Fails the test if the assistant rebuilds an index from the stored rows."""
 
     def index_rows(self, unit: str) -> IndexRows:
@@ -42,11 +42,11 @@ Opener = Callable[..., Assistant]
 
 @pytest.fixture()
 def open_at(make_fake_embedder: Callable[..., object], settings_factory: Callable[..., Settings]) -> Opener:
-    def open_(data_dir: Path, store_class: type[SqliteStore] = SqliteStore) -> Assistant:
+    def open_(data_dir: Path, store_class: type[SqlDocumentStore] = SqlDocumentStore) -> Assistant:
         settings = settings_factory(data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         embedder = make_fake_embedder(EMBEDDER)
-        return Assistant(store_class(settings.db_path), embedder, AnswerModel.load(), settings)  # type: ignore[arg-type]
+        return Assistant(store_class.open(settings.db_url), embedder, AnswerModel.load(), settings)  # type: ignore[arg-type]
 
     return open_
 
@@ -169,7 +169,7 @@ def test_the_store_and_the_index_agree_on_the_fingerprint(tmp_path: Path, open_a
     doc = assistant.add_document(UNIT, DOC_2G).document
     assistant.add_document(UNIT, DOC_POST)
     assistant.delete_document(UNIT, doc.id)
-    assert assistant.store.unit_fingerprint(UNIT) == assistant.knowledge.index(UNIT).fingerprint()
+    assert assistant.store.unit_fingerprint(UNIT) == assistant.knowledge.search.index(UNIT).fingerprint()  # type: ignore[attr-defined]
 
 
 def test_an_unwritable_snapshot_folder_does_not_stop_the_service(tmp_path: Path, open_at: Opener) -> None:

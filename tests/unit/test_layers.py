@@ -96,7 +96,9 @@ def graph() -> dict[str, dict[str, list[str]]]:
     """package → package it imports → where (module:line), for every import between packages."""
     known = set(modules())
     for name in sorted(known):
-        if not name.endswith(".__main__"):  # importing one runs its command
+        # Importing a __main__ runs its command; Alembic's env script runs migrations and exists
+        # only inside Alembic's run (app.store.migrate).
+        if not name.endswith((".__main__", ".migrations.env")):
             importlib.import_module(name)  # every module imports cleanly on its own
     edges: dict[str, dict[str, list[str]]] = {}
     for name in sorted(known):

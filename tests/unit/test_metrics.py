@@ -24,7 +24,7 @@ from app.assistant import Assistant
 from app.domain import Answer, DocumentInput
 from app.service.metrics import ALL_UNITS, MULTIPROC_ENV, UNMATCHED, Metrics, metrics_from_environment, outcome
 from app.settings import Settings
-from app.store import SqliteStore
+from app.store import SqlDocumentStore
 
 ROOT = Path(__file__).parents[2]
 UNIT = "cuc-vien-thong"
@@ -157,7 +157,7 @@ def fake_assistant(
     tmp_path: Path, make_fake_embedder: Callable[..., object], settings_factory: Callable[..., Settings]
 ) -> Iterator[Assistant]:
     settings = settings_factory(tmp_path)
-    store = SqliteStore(settings.db_path)
+    store = SqlDocumentStore.open(settings.db_url)
     assistant = Assistant(store, make_fake_embedder(), AnswerModel.load(), settings)  # type: ignore[arg-type]
     assistant.create_unit(UNIT, "Cục Viễn thông")
     assistant.create_unit("cuc-buu-dien", "Cục Bưu điện")

