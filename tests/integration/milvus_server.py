@@ -25,15 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from llm_servers import free_port
 
 READY_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 15
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -98,7 +93,7 @@ class MilvusLite:
 def running() -> Iterator[MilvusLite]:
     """A server over a new temporary folder; stopped, and its folder removed, on leaving."""
     folder = Path(tempfile.mkdtemp(prefix="troly-milvus-"))
-    server = MilvusLite(folder, _free_port())
+    server = MilvusLite(folder, free_port())
     try:
         yield server.start()
     finally:

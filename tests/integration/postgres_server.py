@@ -16,7 +16,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from llm_servers import free_port
 
 OS_USER = "trolypg"
 READY_TIMEOUT_S = 60
@@ -54,12 +54,6 @@ def _os_user() -> pwd.struct_passwd | None:
             capture_output=True,
         )
         return pwd.getpwnam(OS_USER)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -110,7 +104,7 @@ def start() -> PostgresServer:
         cwd=folder,
         **as_user,
     )
-    port = _free_port()
+    port = free_port()
     log = (folder / "postgres.log").open("ab")
     process = subprocess.Popen(
         [
