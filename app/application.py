@@ -33,8 +33,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         app.state.assistant = services.assistant
         app.state.services = services
         yield
-        # A running evaluation ends between two questions (marked failed, so none looks alive).
-        services.evaluation_jobs.close()
+        services.close()
         try:
             # A clean stop leaves fresh snapshots; after a crash the next start rebuilds from the store.
             services.assistant.save_indexes()

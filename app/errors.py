@@ -161,8 +161,9 @@ class DatabaseUrlInvalid(TrolyError):
 
 
 class DatabaseUnavailable(TrolyError):
-    """The database cannot be reached at start (server down, wrong credentials, a file it may not open).
-    The message names it with its password hidden."""
+    """The database cannot be reached: at start (server down, wrong credentials, a file it may not open;
+    exit code 2), or while serving (PostgreSQL down or restarting: the request gets a 503 and may be
+    retried). The message names it with its password hidden."""
 
     code = "database_unavailable"
 
@@ -201,3 +202,19 @@ class SearchMisconfigured(TrolyError):
     another shape, or an analyzer that splits pyvi's compound words. Raised at start; exit code 2."""
 
     code = "search_misconfigured"
+
+
+class MigrationTargetNotEmpty(TrolyError):
+    """``troly migrate`` was given a PostgreSQL database that already holds troly's rows, or a Milvus
+    collection that already holds passages: a copy would mix two knowledge bases. Refused before
+    anything is written; exit code 2."""
+
+    code = "migration_target_not_empty"
+
+
+class MigrationFailed(TrolyError):
+    """``troly migrate`` could not finish: the copy into PostgreSQL failed (nothing was written then: it
+    is one transaction), or the Milvus collection could not be filled, or the copy does not match its
+    source. The message says which, and what to do; exit code 2."""
+
+    code = "migration_failed"

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     milvus_uri: str | None = None
     milvus_token: SecretStr | None = None
     milvus_collection: str = Field(default="troly_passages", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+    # Cluster mode: how often each replica checks that Milvus holds exactly the stored passages of every unit
+    # (one count per unit) and writes what a failed write left out (Milvus down then, or a replica killed
+    # between the database's commit and Milvus): the longest such a document stays unsearchable.
+    search_repair_interval_s: float = Field(default=30.0, gt=0.0)
     answer_passages: int = Field(default=3, ge=1, le=20)
     answer_max_chars: int = Field(default=400, ge=50, le=400)
     # Confidence below this abstains. Unset: the threshold calibrated with the answer model.
@@ -116,6 +120,13 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{value!r} is not a rate limit such as '120/minute'") from exc
         return value
+
+    @property
+    def cluster_mode(self) -> bool:
+        """Passages searched in Milvus, which every process reaches: several processes (``serve --workers``,
+        replicas on other machines over PostgreSQL) may then serve one knowledge base, where the embedded
+        indexes live in one process's memory and allow one process per data directory."""
+        return self.search_backend == "milvus"
 
     @property
     def db_path(self) -> Path:

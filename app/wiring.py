@@ -23,6 +23,7 @@ from app.service.evaluation_records import EvaluationRecords
 from app.service.live_traffic import LiveTraffic
 from app.service.metrics import Metrics
 from app.service.process_mark import ProcessMark
+from app.service.search_repair import SearchRepair
 from app.service.services import Services
 from app.settings import Settings
 from app.store import SqlDocumentStore
@@ -61,10 +62,11 @@ def open_assistant(settings: Settings, model: AnswerModel | None = None, embedde
 
     The data directory's lock comes first (app.store.data_dir_lock): while another process holds it,
     ``DataDirInUse`` is raised before anything is loaded or written. The assistant holds the lock
-    until ``Assistant.close()`` or the process's end."""
+    until ``Assistant.close()`` or the process's end; in cluster mode it is shared with the other
+    cluster-mode processes on the directory."""
     check_search_settings(settings)  # the search backend (TROLY_SEARCH_BACKEND) opens with the knowledge base
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # a held directory exists: nothing is written
-    lock = DataDirLock.acquire(settings.data_dir)
+    lock = DataDirLock.acquire(settings.data_dir, shared=settings.cluster_mode)
     try:
         store = SqlDocumentStore(open_database(settings))
         model = model or AnswerModel.load(answer_model_path(settings))
@@ -188,6 +190,11 @@ def open_services(settings: Settings, assistant: Assistant | None = None, metric
         evaluation_jobs=jobs,
         traffic=traffic,
         metrics=metrics or Metrics(),
+        search_repair=(
+            SearchRepair(assistant.knowledge, settings.search_repair_interval_s).start()
+            if settings.cluster_mode
+            else None
+        ),
     )
 
 

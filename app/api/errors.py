@@ -33,6 +33,7 @@ STATUS: list[tuple[type[errors.TrolyError], int]] = [
     (errors.RateLimited, 429),
     (errors.NotReady, 503),
     (errors.SearchUnavailable, 503),
+    (errors.DatabaseUnavailable, 503),
 ]
 
 _HTTP_CODES = {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,15 +29,16 @@ GRACEFUL_S = 45
     default=1,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Service processes. The embedded knowledge base (SQLite and search indexes in the process's "
-    "memory) serves from one process only, on a thread pool: more is refused until cluster mode, where "
-    "every worker shares one database and one vector index (docs/operations.md).",
+    help="Service processes. The embedded knowledge base (search indexes in the process's memory) serves "
+    "from one process, on a thread pool; in cluster mode (TROLY_SEARCH_BACKEND=milvus) every worker "
+    "searches the same Milvus collection and more than one may run (docs/deploy.md).",
 )
 @pass_runtime
 def serve(runtime: Runtime, host: str, port: int, corpus: Path | None, workers: int) -> None:
     """Run the HTTP service (OpenAPI docs at /docs)."""
+    settings = runtime.settings
     with fail_cleanly():
-        refuse_workers(workers)  # before anything loads or touches the data directory
+        refuse_workers(workers, settings.cluster_mode)  # before anything loads or touches the data directory
 
     import uvicorn
 
@@ -44,34 +47,40 @@ def serve(runtime: Runtime, host: str, port: int, corpus: Path | None, workers: 
     from app.wiring import open_access
 
     # Every line in one format (TROLY_LOG_FORMAT): troly's, uvicorn's, and one per request.
-    configure_logging(runtime.settings.log_format)
+    configure_logging(settings.log_format)
     with fail_cleanly():
         assistant = runtime.assistant()
         if corpus is not None:
-            ingest_corpus(assistant, open_access(runtime.settings, assistant), corpus)
-    # uvicorn's access log would repeat the request log's lines; log_config=None keeps ours. One
-    # process (refuse_workers): uvicorn runs the app object given, which it can do in one process only.
-    uvicorn.run(
-        create_app(runtime.settings, assistant),
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=max(GRACEFUL_S, int(runtime.settings.llm_timeout_s) + 15),
-    )
+            ingest_corpus(assistant, open_access(settings, assistant), corpus)
+    # uvicorn's access log would repeat the request log's lines; log_config=None keeps ours.
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": max(GRACEFUL_S, int(settings.llm_timeout_s) + 15),
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings, assistant), **options)
+        return
+    # Each worker is a new process that builds its app from the environment (create_app's own settings):
+    # the data directory goes there too, in case it came from --data-dir. The corpus, if any, is in.
+    runtime.close()
+    os.environ["TROLY_DATA_DIR"] = str(settings.data_dir)
+    uvicorn.run("app.application:create_app", factory=True, workers=workers, **options)
 
 
-def refuse_workers(workers: int) -> None:
-    """Several workers need cluster mode: the embedded backend, the only one so far, cannot share a
-    knowledge base between processes. Each worker would open the data directory's SQLite store and
-    build its own indexes in memory, never see the others' writes, and answer from stale indexes (the
-    data directory's lock would refuse every worker but the first anyway: app.store.data_dir_lock)."""
+def refuse_workers(workers: int, cluster_mode: bool) -> None:
+    """Several workers need cluster mode. With the embedded backend each worker would open the data
+    directory's SQLite store and build its own indexes in memory, never see the others' writes, and
+    answer from stale indexes (the data directory's lock would refuse every worker but the first
+    anyway: app.store.data_dir_lock)."""
     from app.errors import ClusterModeRequired
 
-    if workers > 1:
+    if workers > 1 and not cluster_mode:
         raise ClusterModeRequired(
-            f"--workers {workers} needs cluster mode, which is not built yet: with the embedded knowledge base "
-            "each worker process would hold search indexes of its own in memory and never see the other "
-            "workers' writes; serve with one worker (it answers on a thread pool), "
+            f"--workers {workers} needs cluster mode (TROLY_SEARCH_BACKEND=milvus, docs/deploy.md): with the "
+            "embedded knowledge base each worker process would hold search indexes of its own in memory and "
+            "never see the other workers' writes; serve with one worker (it answers on a thread pool), "
             "see docs/operations.md, *One process per data directory*"
         )

@@ -67,6 +67,12 @@ class KnowledgeBase:
         with self._write_lock:
             return self.search.stale_units(self.store)
 
+    def repair_search(self) -> list[str]:
+        """The units whose passages in the search backend were not the stored ones, now made so
+        (``SearchBackend.repair``); in cluster mode every replica runs it now and then."""
+        with self._write_lock:
+            return self.search.repair(self.store)
+
     def close(self) -> None:
         """Lets go of the search backend's connection (the store is its opener's to close)."""
         self.search.close()

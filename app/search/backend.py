@@ -84,6 +84,12 @@ class SearchBackend(Protocol):
         """The units this backend holds passages or an index of (diagnosis)."""
         ...
 
+    def repair(self, store: DocumentStore) -> list[str]:
+        """Brings the units ``stale_units`` finds back to exactly the store's passages, from the stored
+        vectors (never re-embedded), and returns them: what a failed write left out (a server down
+        then, or a process killed between the store's commit and the write here)."""
+        ...
+
     def save(self) -> None:
         """Makes the next start quick (snapshots); nothing to do for a server that persists itself."""
         ...

@@ -104,6 +104,13 @@ class EmbeddedSearch:
             if unit.id not in self._indexes or self._indexes[unit.id].fingerprint() != store.unit_fingerprint(unit.id)
         ]
 
+    def repair(self, store: DocumentStore) -> list[str]:
+        """Rebuilds the stale units' indexes from the store (none normally: see ``stale_units``)."""
+        stale = self.stale_units(store)
+        for unit in stale:
+            self._indexes[unit] = UnitIndex.from_rows(self._dim, store.index_rows(unit), exact_below=self._exact_below)
+        return stale
+
     # -- snapshots -------------------------------------------------------------------------
     def save(self) -> None:
         """Snapshots every unit's indexes, so that the next start reads them instead of rebuilding."""

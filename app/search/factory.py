@@ -34,7 +34,14 @@ def open_search(settings: Settings, store: DocumentStore, embedder: Embedder) ->
     from app.search.milvus import MilvusSearch
 
     token = settings.milvus_token.get_secret_value() if settings.milvus_token is not None else None
-    search = MilvusSearch.open(settings.milvus_uri, token, settings.milvus_collection, embedder.dim, embedder.name)
+    search = MilvusSearch.open(
+        settings.milvus_uri,
+        token,
+        settings.milvus_collection,
+        embedder.dim,
+        embedder.name,
+        version=store.passages_fingerprint,
+    )
     try:
         search.sync(store)
     except BaseException:

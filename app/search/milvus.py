@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +40,20 @@ MIN_EF = 128  # HNSW's search breadth, at least the depth asked: near-exact at a
 # a search over 10,000 rows, 70 ms once flushed; docs/deploy.md, Search backends).
 FLUSH_FROM = 1000
 FLUSH_TIMEOUT_S = 300.0
+# Sets of units whose idf values are kept (one per unit asked about, and all units together).
+MAX_IDF_SCOPES = 256
+# The store's ``passages_fingerprint`` of a set of units.
+Version = Callable[[Sequence[str]], str]
 # The store's meta key naming the collection it was last synced into (the collection's own id).
 SYNCED_META = "milvus_synced_collection"
+
+
+@dataclass(frozen=True)
+class _IdfScope:
+    """idf values over one set of units, valid while their stamp (store fingerprint, count here) holds."""
+
+    stamp: tuple[str, int]
+    values: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -52,17 +64,24 @@ class SyncReport:
 
 
 class MilvusSearch:
-    def __init__(self, uri: str, token: str | None, name: str, dim: int, embedder: str) -> None:
-        """Not connected yet: ``open`` connects, and creates or checks the collection."""
+    def __init__(
+        self, uri: str, token: str | None, name: str, dim: int, embedder: str, version: Version | None = None
+    ) -> None:
+        """Not connected yet: ``open`` connects, and creates or checks the collection. ``version``: the
+        store's ``passages_fingerprint``, which lets idf values be kept between questions (``idf``)."""
         self._name = name
         self._dim = dim
         self._embedder = embedder
         self._identity = ""
         self._connection = MilvusConnection(uri, token, name)
+        self._version = version
+        self._idf_scopes: dict[tuple[str, ...], _IdfScope] = {}
 
     @classmethod
-    def open(cls, uri: str, token: str | None, name: str, dim: int, embedder: str) -> MilvusSearch:
-        search = cls(uri, token, name, dim, embedder)
+    def open(
+        cls, uri: str, token: str | None, name: str, dim: int, embedder: str, version: Version | None = None
+    ) -> MilvusSearch:
+        search = cls(uri, token, name, dim, embedder, version)
         try:
             search._identity = search._connection.run("open the collection", search._prepare)
         except BaseException:
@@ -186,19 +205,29 @@ class MilvusSearch:
 
     def idf(self, units: Iterable[str]) -> Idf:
         """Exact: n and each token's document frequency are counted on the server (``text_match`` on the
-        whole term), over the units' passages, once per token and call."""
-        chosen = list(units)
+        whole term) over the units' passages, each token once. Counting is a round trip per token, so the
+        values are kept for the next questions over the same units while neither the store's passages of
+        them (``version``) nor the count here has changed: any write, through any replica, changes one."""
+        chosen = tuple(sorted(set(units)))
         if not chosen:
             return lambda token: bm25_idf(0, 0)
-        where = collection.in_units(chosen)
-        n = self._count(where)
-        known: dict[str, float] = {}
+        where = collection.in_units(list(chosen))
+        stamp = (self._version(chosen) if self._version is not None else "", self._count(where))
+        scope = self._idf_scopes.get(chosen)
+        if scope is None or scope.stamp != stamp or self._version is None:
+            scope = _IdfScope(stamp, {})
+            if self._version is not None:
+                if len(self._idf_scopes) >= MAX_IDF_SCOPES:
+                    self._idf_scopes.clear()  # scopes are single units or all of them: rarely reached
+                self._idf_scopes[chosen] = scope
+        known, n = scope.values, stamp[1]
 
         def idf(token: str) -> float:
-            if token not in known:
+            value = known.get(token)
+            if value is None:
                 df = self._count(f"{where} and text_match(text, '{collection.term(token)}')") if token else 0
-                known[token] = bm25_idf(df, n)
-            return known[token]
+                value = known[token] = bm25_idf(df, n)
+            return value
 
         return idf
 
@@ -265,15 +294,8 @@ class MilvusSearch:
             mine = {k for k, u in held.items() if u == unit.id}
             if not full and _fingerprint(mine) == store.unit_fingerprint(unit.id):
                 continue
-            rows = store.index_rows(unit.id)
-            stored = {int(k) for k in rows.keys}
-            wanted = [i for i, k in enumerate(rows.keys) if full or int(k) not in mine]
-            if wanted:
-                vectors = rows.vectors.reshape(-1, self._dim)
-                self._upsert(unit.id, rows.keys[wanted], [rows.tokens[i] for i in wanted], vectors[wanted])
-            orphans = mine - stored
-            self.remove(unit.id, np.fromiter(orphans, dtype=np.int64, count=len(orphans)))
-            inserted, deleted = inserted + len(wanted), deleted + len(orphans)
+            added, removed = self._sync_unit(store, unit.id, mine, full)
+            inserted, deleted = inserted + added, deleted + removed
         # Passages of units the store does not have (keys are unique across units).
         known = {unit.id for unit in units}
         strays = [k for k, u in held.items() if u not in known]
@@ -285,6 +307,32 @@ class MilvusSearch:
         report = SyncReport(inserted, deleted, full)
         log.info("Milvus collection %s synced with the store: %s", self._name, report)
         return report
+
+    def repair(self, store: DocumentStore) -> list[str]:
+        """``sync`` of the units whose passage counts here differ from the store's (``stale_units``): run by
+        every replica now and then (app.service.search_repair), it makes a document whose write here failed
+        searchable without a restart. A write in flight on another replica may look stale for a moment:
+        writing its passages here too is harmless (upserts), and a passage deleted meanwhile and written
+        back is never answered with (retrieval keeps only stored passages) and goes at the next repair."""
+        stale = self.stale_units(store)
+        for unit in stale:
+            self._sync_unit(store, unit, set(self._held(collection.in_units([unit]))), full=False)
+        if stale:
+            log.info("Milvus collection %s repaired: units %s", self._name, ", ".join(stale))
+        return stale
+
+    def _sync_unit(self, store: DocumentStore, unit: str, mine: set[int], full: bool) -> tuple[int, int]:
+        """Writes the unit's stored passages missing here (all of them if ``full``) and deletes the ones
+        here that the store no longer has (``mine``: the keys held here): (inserted, deleted)."""
+        rows = store.index_rows(unit)
+        stored = {int(k) for k in rows.keys}
+        wanted = [i for i, k in enumerate(rows.keys) if full or int(k) not in mine]
+        if wanted:
+            vectors = rows.vectors.reshape(-1, self._dim)
+            self._upsert(unit, rows.keys[wanted], [rows.tokens[i] for i in wanted], vectors[wanted])
+        orphans = mine - stored
+        self.remove(unit, np.fromiter(orphans, dtype=np.int64, count=len(orphans)))
+        return len(wanted), len(orphans)
 
 
 def _fingerprint(keys: set[int]) -> str:

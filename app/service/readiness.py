@@ -22,8 +22,15 @@ def readiness(services: Services, llm: bool = True) -> dict[str, str]:
         checks["indexes"] = "not checked: the store does not answer"
     else:
         try:
-            stale = knowledge.stale_indexes()
-            checks["indexes"] = OK if not stale else f"out of step with the store: {', '.join(stale)}"
+            if knowledge.settings.cluster_mode:
+                # The search server answers. Counts differing from the store's are no reason to take this
+                # replica out: another replica's write in flight looks so, and what a failed write left
+                # out is every replica's to repair alike (app.service.search_repair).
+                knowledge.passage_count()
+                checks["indexes"] = OK
+            else:
+                stale = knowledge.stale_indexes()
+                checks["indexes"] = OK if not stale else f"out of step with the store: {', '.join(stale)}"
         except Exception as exc:
             checks["indexes"] = f"cannot be checked: {exc}"
     generator = services.assistant.answerer.generator

@@ -16,6 +16,7 @@ from app.service.evaluation_jobs import EvaluationJobs
 from app.service.live_traffic import LiveTraffic
 from app.service.metrics import Metrics
 from app.service.request_notes import note_answer
+from app.service.search_repair import SearchRepair
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,15 @@ class Services:
     traffic: LiveTraffic  # the live questions being answered, which the evaluations step aside for
     # The app's own (app.application.create_app); a fresh one for services opened without an app.
     metrics: Metrics = field(default_factory=Metrics)
+    # Cluster mode only: Milvus made to hold the stored passages again after a failed write.
+    search_repair: SearchRepair | None = None
+
+    def close(self) -> None:
+        """Stops the background threads: a running evaluation ends between two questions (marked
+        failed, so none looks alive), and the search repair."""
+        self.evaluation_jobs.close()
+        if self.search_repair is not None:
+            self.search_repair.close()
 
     def record_answer(self, answer: Answer, latency_ms: float) -> None:
         """An answer given over HTTP: into the activity log (/v1/stats) and the metrics (/metrics)."""

@@ -102,6 +102,11 @@ class DocumentStore(Protocol):
         """``keys_fingerprint`` of the unit's stored passage keys (checks a saved index at start)."""
         ...
 
+    def passages_fingerprint(self, units: Sequence[str]) -> str:
+        """``keys_fingerprint`` of the stored passage keys of ``units`` together: it changes with every
+        write to any of them (keys are never reused), so what was computed over them may be kept until it does."""
+        ...
+
     def close(self) -> None:
         """Closes the store's connections (a store used again opens new ones)."""
         ...

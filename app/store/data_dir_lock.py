@@ -13,6 +13,11 @@ included): the kernel drops ``flock`` locks when the last descriptor of the open
 stays behind, unlocked, and the next process takes it. ``flock`` locks an open file, not a process, so a
 second open within one process is refused too (an assistant opened twice without closing the first).
 A forked child shares the lock only until it execs, because the descriptor is close-on-exec.
+
+In cluster mode (``Settings.cluster_mode``: passages searched in Milvus, which every process reaches) any
+number of processes serve one knowledge base, so each takes the lock *shared*: they do not exclude one
+another, but an embedded process on the same directory (whose indexes would miss their writes) is refused,
+and they are refused while one holds it. Shared holders write no pid: there may be many.
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ class Holder:
 
 def in_use_message(data_dir: Path, holder: Holder | None) -> str:
     if holder is None:
-        who = "another troly process (it has not written its pid yet)"
+        who = "other troly processes (in cluster mode, or one that has not written its pid yet)"
     elif holder.pid == os.getpid() and holder.host == socket.gethostname():
         return (
             f"the data directory {data_dir} is already open in this process (pid {holder.pid}, since "
@@ -78,21 +83,23 @@ def in_use_message(data_dir: Path, holder: Holder | None) -> str:
 class DataDirLock:
     """The data directory's lock, held from ``acquire`` until ``release`` (or the process's end)."""
 
-    def __init__(self, path: Path, fd: int) -> None:
+    def __init__(self, path: Path, fd: int, shared: bool = False) -> None:
         """Use ``acquire``."""
         self.path = path
+        self.shared = shared
         self._fd: int | None = fd
 
     @classmethod
-    def acquire(cls, data_dir: Path) -> DataDirLock:
+    def acquire(cls, data_dir: Path, shared: bool = False) -> DataDirLock:
         """Takes ``data_dir``'s lock (the folder must exist), or raises ``DataDirInUse`` without
-        having changed anything in it."""
+        having changed anything in it. ``shared``: a cluster-mode process's, which other shared
+        holders do not exclude."""
         path = data_dir / LOCK_FILE
         # No O_TRUNC: a refused process must leave the holder's pid in the file. os.open's descriptors
         # are close-on-exec (PEP 446): a program this process starts does not inherit the lock.
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = Holder.parse(os.pread(fd, 4096, 0))
             os.close(fd)
@@ -100,6 +107,8 @@ class DataDirLock:
         except BaseException:
             os.close(fd)
             raise
+        if shared:
+            return cls(path, fd, shared=True)
         try:
             written = Holder.me().to_bytes()
             os.ftruncate(fd, 0)
@@ -114,6 +123,9 @@ class DataDirLock:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
+        if self.shared:  # the file names no shared holder, and others may still hold it
+            os.close(fd)
+            return
         with contextlib.suppress(OSError):  # still ours until closed: no one reads a stale pid meanwhile
             os.ftruncate(fd, 0)
         os.close(fd)  # closing the last descriptor lets go of the flock

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError
 
-from app.errors import DatabaseUrlInvalid
+from app.errors import DatabaseUnavailable, DatabaseUrlInvalid
 from app.store.sqlite_connect import BUSY_TIMEOUT_S, apply_pragmas
 
 POSTGRES_DRIVER = "postgresql+psycopg"
@@ -102,7 +102,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """One transaction that only reads: one consistent state of the database, rolled back at the end."""
-        with self.engine.connect() as conn:
+        with self._unavailable_as_domain_error(), self.engine.connect() as conn:
             yield conn
 
     @contextmanager
@@ -110,10 +110,23 @@ class Database:
         """One transaction, committed when the block ends and rolled back if it raises: all or nothing.
         On SQLite it holds the write lock from its first statement (other writers wait for the busy
         timeout instead of failing on a lock upgrade); on PostgreSQL writers run side by side."""
-        with self.engine.connect() as conn:
+        with self._unavailable_as_domain_error(), self.engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def _unavailable_as_domain_error(self) -> Iterator[None]:
+        """A PostgreSQL server that is down, restarting or unreachable: ``DatabaseUnavailable`` (HTTP 503,
+        retried by the client) instead of the driver's error. The pool's pre-ping replaces the dead
+        connections on the next call, so the service recovers with the server. SQLite's errors are a
+        local file's, not an outage: they stay what they are."""
+        try:
+            yield
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            if self.dialect == "sqlite":
+                raise
+            raise DatabaseUnavailable(f"cannot use the database {self.redacted_url}: {exc.orig}") from exc
 
     def close(self) -> None:
         """Closes the pooled connections (the engine opens new ones if it is used again)."""

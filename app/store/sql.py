@@ -224,10 +224,14 @@ class SqlDocumentStore:
         return [by_key[int(k)] for k in keys if int(k) in by_key]
 
     def unit_fingerprint(self, unit: str) -> str:
+        return self.passages_fingerprint([unit])
+
+    def passages_fingerprint(self, units: Sequence[str]) -> str:
         key = passage_rows.c.key
         query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(key), 0), sa.func.coalesce(sa.func.sum(key), 0))
+        where = passage_rows.c.unit == units[0] if len(units) == 1 else passage_rows.c.unit.in_(list(units))
         with self._db.read() as conn:
-            count, largest, total = conn.execute(query.where(passage_rows.c.unit == unit)).one()
+            count, largest, total = conn.execute(query.where(where)).one()
         return keys_fingerprint(int(count), int(largest), int(total))
 
     def index_rows(self, unit: str) -> IndexRows:

@@ -61,6 +61,8 @@ class PostgresServer:
     folder: Path
     port: int
     process: subprocess.Popen[bytes]
+    command: list[str]
+    as_user: dict[str, Any]
     _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def url(self, database: str = "postgres") -> str:
@@ -77,10 +79,19 @@ class PostgresServer:
             admin.dispose()
         return self.url(name)
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stops the server (fast shutdown: its clients' connections are cut), keeping its data."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             self.process.wait(timeout=60)
+
+    def resume(self) -> None:
+        """Starts the halted server again on the same port and data, as an operator's restart would."""
+        self.process = _launch(self.folder, self.command, self.as_user)
+        _wait_ready(self, _binaries())
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -105,27 +116,31 @@ def start() -> PostgresServer:
         **as_user,
     )
     port = free_port()
-    log = (folder / "postgres.log").open("ab")
-    process = subprocess.Popen(
-        [
-            *(str(binaries / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port), "-k", str(folder)),
-            *("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"),
-            *("-c", "max_connections=100", "-c", "shared_buffers=32MB"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=folder,
-        start_new_session=True,  # Ctrl-C in pytest does not reach it; stop() does
-        **as_user,
-    )
-    log.close()
-    server = PostgresServer(folder, port, process)
+    command = [
+        *(str(binaries / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port), "-k", str(folder)),
+        *("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"),
+        *("-c", "max_connections=100", "-c", "shared_buffers=32MB"),
+    ]
+    process = _launch(folder, command, as_user)
+    server = PostgresServer(folder, port, process, command, as_user)
     try:
         _wait_ready(server, binaries)
     except BaseException:
         server.stop()
         raise
     return server
+
+
+def _launch(folder: Path, command: list[str], as_user: dict[str, Any]) -> subprocess.Popen[bytes]:
+    with (folder / "postgres.log").open("ab") as log:
+        return subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+            start_new_session=True,  # Ctrl-C in pytest does not reach it; stop() does
+            **as_user,
+        )
 
 
 def _wait_ready(server: PostgresServer, binaries: Path) -> None:

@@ -27,7 +27,7 @@ from troly_testkit import expect
 from app.domain import DocumentInput
 from app.errors import DataDirInUse
 from app.settings import Settings
-from app.store.data_dir_lock import LOCK_FILE
+from app.store.data_dir_lock import LOCK_FILE, DataDirLock
 from app.wiring import open_assistant
 
 UNIT = "bo-tttt"
@@ -207,7 +207,6 @@ def test_an_app_that_opened_its_own_assistant_holds_the_lock_until_it_stops(
 
 def test_several_workers_are_refused_before_anything_loads(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    started = time.monotonic()
 
     refused = _troly(data, "serve", "--port", str(free_port()), "--workers", "2", timeout=60)
 
@@ -215,4 +214,19 @@ def test_several_workers_are_refused_before_anything_loads(tmp_path: Path) -> No
     line = _refusal(refused.stderr)
     assert "--workers 2 needs cluster mode" in line and "each worker process would hold search indexes" in line
     assert not data.exists(), "the refused server opened its data directory"
-    assert time.monotonic() - started < 30
+
+
+def test_cluster_mode_processes_share_the_lock_and_exclude_an_embedded_one(tmp_path: Path) -> None:
+    """Replicas searching Milvus may share a data directory (its tuned models); an embedded process there
+    would keep indexes that miss their writes, so each side refuses the other."""
+    first, second = DataDirLock.acquire(tmp_path, shared=True), DataDirLock.acquire(tmp_path, shared=True)
+    with pytest.raises(DataDirInUse, match="in use by other troly processes \\(in cluster mode"):
+        DataDirLock.acquire(tmp_path)
+    first.release()
+    with pytest.raises(DataDirInUse):
+        DataDirLock.acquire(tmp_path)
+    second.release()
+    # The last shared holder gone, an embedded process may start, and then no cluster-mode one.
+    with DataDirLock.acquire(tmp_path), pytest.raises(DataDirInUse, match=f"pid {os.getpid()}"):
+        DataDirLock.acquire(tmp_path, shared=True)
+    DataDirLock.acquire(tmp_path, shared=True).release()

@@ -5,6 +5,7 @@ embedded backend's answers, and a dead Milvus is a JSON 503 until it is back."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -326,3 +327,80 @@ def test_a_dead_milvus_is_a_503_until_it_is_back(
             again = expect(http.post("/v1/ask", json=question), 200).json()
             assert again["answer"] == answered["answer"]
             assert http.get("/readyz").status_code == 200
+
+
+def test_a_document_stored_while_milvus_was_down_becomes_searchable_without_a_restart(
+    tmp_path: Path, start_server: Callable[..., AbstractContextManager[Any]], admin_headers: dict[str, str]
+) -> None:
+    """The write commits to the database, then fails on Milvus (a 503); a retry finds the content stored
+    and writes nothing more: the service's repair (every search_repair_interval_s) makes it searchable."""
+    question = {"question": "Khi nào tắt sóng 2G?", "unit": UNIT}
+    document = {"title": DOC_2G.title, "text": DOC_2G.text}
+
+    def seed(assistant: Assistant, settings: Settings) -> None:
+        assistant.create_unit(UNIT, "Cục Viễn thông")
+
+    with running() as milvus:
+        overrides = {
+            "search_backend": "milvus",
+            "milvus_uri": milvus.uri,
+            "milvus_collection": "troly_passages",
+            "search_repair_interval_s": 0.2,
+        }
+        with (
+            start_server(tmp_path, prepare=seed, **overrides) as served,
+            httpx.Client(base_url=served.url, timeout=60, headers=admin_headers) as http,
+        ):
+            milvus.stop()
+            assert_error(http.post(f"/v1/units/{UNIT}/documents", json=document), 503, "search_unavailable")
+            milvus.start()
+            retried = expect(http.post(f"/v1/units/{UNIT}/documents", json=document), 200).json()
+            assert retried["created"] is False  # stored by the failed attempt: listed, but not yet searchable
+            assert [d["id"] for d in expect(http.get(f"/v1/units/{UNIT}/documents"), 200).json()] == [
+                retried["document_id"]
+            ]
+            deadline = time.monotonic() + 60
+            while (answer := expect(http.post("/v1/ask", json=question), 200).json())["abstained"]:
+                assert time.monotonic() < deadline, "the repair never made the stored document searchable"
+                time.sleep(0.2)
+            assert "15/9/2024" in answer["answer"]
+            assert [c["document_id"] for c in answer["citations"]] == [retried["document_id"]]
+
+
+def test_idf_is_kept_between_questions_until_a_replica_writes(
+    milvus_settings: Callable[..., Settings], fake_embedder: Any
+) -> None:
+    settings = milvus_settings()
+    one, other = _replica(settings, fake_embedder), _replica(settings, fake_embedder)
+    search = other.knowledge.search
+    assert isinstance(search, MilvusSearch)
+    counted: list[str] = []
+    count = search._count
+
+    def counting(where: str) -> int:
+        counted.append(where)
+        return count(where)
+
+    search._count = counting  # type: ignore[method-assign]
+    try:
+        one.create_unit(UNIT, "Cục Viễn thông")
+        one.add_document(UNIT, DOC_2G)
+        first = other.knowledge.idf([UNIT])("2g")
+        assert first == _stored_idf(one, "2g") and len(counted) == 2  # the passages, then the token
+        again = other.knowledge.idf([UNIT])("2g")
+        assert again == first and len(counted) == 3  # only the passages counted again: the token's df was kept
+
+        one.add_document(UNIT, DOC_POST)  # through the other replica: this one's values are stale now
+        after = other.knowledge.idf([UNIT])("2g")
+        assert after == _stored_idf(one, "2g") and after != first
+        one.replace_document(UNIT, one.list_documents(UNIT)[0].id, DOC_2G_NEW)
+        assert other.knowledge.idf([UNIT])("2g") == _stored_idf(one, "2g")
+    finally:
+        one.close()
+        other.close()
+
+
+def _stored_idf(assistant: Assistant, token: str) -> float:
+    """BM25's idf of ``token`` counted over the store's passages of the unit."""
+    rows = assistant.store.index_rows(UNIT)
+    return bm25_idf(sum(token in tokens for tokens in rows.tokens), len(rows.tokens))
