@@ -13,6 +13,7 @@ from app.cli.documents import ingest
 from app.cli.evaluation import eval_group
 from app.cli.fusion_grid import fusion_grid
 from app.cli.keys import keys
+from app.cli.migrate import migrate
 from app.cli.root import main
 from app.cli.serve import serve
 from app.cli.train_reader import train_reader
@@ -21,5 +22,6 @@ from app.cli.units import units
 
 for _command in (serve, ingest, ask, units, eval_group, tune, train_reader, fusion_grid, keys, backup, restore, bench):
     main.add_command(_command)
+main.add_command(migrate)  # an embedded data directory into a cluster (cluster mode)
 
 __all__ = ["main"]
