@@ -20,8 +20,22 @@ from app.cli.train_reader import train_reader
 from app.cli.tune import tune
 from app.cli.units import units
 
-for _command in (serve, ingest, ask, units, eval_group, tune, train_reader, fusion_grid, keys, backup, restore, bench):
+_COMMANDS = (
+    serve,
+    ingest,
+    ask,
+    units,
+    eval_group,
+    tune,
+    train_reader,
+    fusion_grid,
+    keys,
+    backup,
+    restore,
+    migrate,
+    bench,
+)
+for _command in _COMMANDS:
     main.add_command(_command)
-main.add_command(migrate)  # an embedded data directory into a cluster (cluster mode)
 
 __all__ = ["main"]
