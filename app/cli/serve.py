@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from app.cli.documents import ingest_corpus
 from app.cli.runtime import Runtime, fail_cleanly, pass_runtime
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 # On SIGTERM, in-flight requests get this long to finish before the snapshots are saved and the
 # process exits (an LLM answer is bounded by TROLY_LLM_TIMEOUT_S, 30 s by default).
@@ -63,11 +66,23 @@ def serve(runtime: Runtime, host: str, port: int, corpus: Path | None, workers: 
     if workers == 1:
         uvicorn.run(create_app(settings, assistant), **options)
         return
-    # Each worker is a new process that builds its app from the environment (create_app's own settings):
-    # the data directory goes there too, in case it came from --data-dir. The corpus, if any, is in.
+    # Each worker is a new process that builds its app from the environment (worker_app): the data
+    # directory goes there too, in case it came from --data-dir. The corpus, if any, is in.
     runtime.close()
     os.environ["TROLY_DATA_DIR"] = str(settings.data_dir)
-    uvicorn.run("app.application:create_app", factory=True, workers=workers, **options)
+    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, **options)
+
+
+def worker_app() -> FastAPI:
+    """The app of one of ``serve --workers N``'s processes, which start afresh (spawned): the settings
+    from the environment, and the log lines in the parent's format."""
+    from app.api.request_log import configure_logging
+    from app.application import create_app
+    from app.settings import Settings
+
+    settings = Settings()
+    configure_logging(settings.log_format)
+    return create_app(settings)
 
 
 def refuse_workers(workers: int, cluster_mode: bool) -> None:

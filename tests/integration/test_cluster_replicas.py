@@ -9,6 +9,7 @@ until it is back."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -134,6 +135,8 @@ def test_a_write_through_one_replica_is_answered_and_deleted_through_the_other(c
         assert OTHER in [u["id"] for u in expect(one.get("/v1/units"), 200).json()]
         created = expect(other.post(f"/v1/units/{OTHER}/documents", json=DOC, headers=ADMIN), 201).json()
 
+        # Two worker processes serve the first replica (uvicorn logs each one's start).
+        assert len(set(re.findall(r"Started server process \[(\d+)\]", cluster.one.log.read_text()))) == 2
         # The very next question to the other replica finds it; several, so that both its workers answer.
         for _ in range(6):
             answer = _ask(cluster.one.url, DOC_QUESTION, OTHER)
