@@ -74,7 +74,9 @@ class MilvusConnection:
 
     def _attempt(self, call: Callable[[Any], T]) -> T:
         """``call`` on the connection; a collection a restarted server released is loaded and the call run
-        again; any other failure drops the connection, so that the next call connects again."""
+        again; any other failure but a passed deadline drops the connection, so that the next call connects
+        again. A deadline says the server is slow, not that the connection is broken: the connection is
+        every request's, and closing it would fail the calls other requests have in flight on it."""
         from pymilvus import MilvusException
 
         client = self._connected()
@@ -86,8 +88,9 @@ class MilvusConnection:
                     raise
                 client.load_collection(self._collection, timeout=TIMEOUT_S)
                 return call(client)
-        except _failures():
-            self._drop(client)
+        except _failures() as exc:
+            if not _deadline_passed(exc):
+                self._drop(client)
             raise
 
     def _unavailable(self, what: str, exc: BaseException) -> SearchUnavailable:
@@ -111,6 +114,18 @@ def _failures() -> tuple[type[BaseException], ...]:
     from pymilvus import MilvusException
 
     return (MilvusException, grpc.RpcError, grpc.FutureTimeoutError)
+
+
+def _deadline_passed(exc: BaseException) -> bool:
+    """A call that ran out of time (``TIMEOUT_S``), as gRPC or pymilvus reports it."""
+    import grpc
+
+    if isinstance(exc, grpc.FutureTimeoutError):
+        return True
+    code = getattr(exc, "code", None)
+    if callable(code) and code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return True
+    return "deadline exceeded" in _message(exc).lower()
 
 
 def _message(exc: BaseException) -> str:
