@@ -40,7 +40,7 @@ def open_search(settings: Settings, store: DocumentStore, embedder: Embedder) ->
         settings.milvus_collection,
         embedder.dim,
         embedder.name,
-        version=store.passages_fingerprint,
+        stats=store,
     )
     try:
         search.sync(store)

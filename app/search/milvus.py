@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,17 +42,15 @@ FLUSH_FROM = 1000
 FLUSH_TIMEOUT_S = 300.0
 # Sets of units whose idf values are kept (one per unit asked about, and all units together).
 MAX_IDF_SCOPES = 256
-# The store's ``passages_fingerprint`` of a set of units.
-Version = Callable[[Sequence[str]], str]
 # The store's meta key naming the collection it was last synced into (the collection's own id).
 SYNCED_META = "milvus_synced_collection"
 
 
 @dataclass(frozen=True)
 class _IdfScope:
-    """idf values over one set of units, valid while their stamp (store fingerprint, count here) holds."""
+    """idf values over one set of units, valid while the store's fingerprint of their passages holds."""
 
-    stamp: tuple[str, int]
+    stamp: str
     values: dict[str, float]
 
 
@@ -65,23 +63,23 @@ class SyncReport:
 
 class MilvusSearch:
     def __init__(
-        self, uri: str, token: str | None, name: str, dim: int, embedder: str, version: Version | None = None
+        self, uri: str, token: str | None, name: str, dim: int, embedder: str, stats: DocumentStore | None = None
     ) -> None:
-        """Not connected yet: ``open`` connects, and creates or checks the collection. ``version``: the
-        store's ``passages_fingerprint``, which lets idf values be kept between questions (``idf``)."""
+        """Not connected yet: ``open`` connects, and creates or checks the collection. ``stats``: the store
+        whose passages the collection holds, which ``idf`` reads its document frequencies from."""
         self._name = name
         self._dim = dim
         self._embedder = embedder
         self._identity = ""
         self._connection = MilvusConnection(uri, token, name)
-        self._version = version
+        self._stats = stats
         self._idf_scopes: dict[tuple[str, ...], _IdfScope] = {}
 
     @classmethod
     def open(
-        cls, uri: str, token: str | None, name: str, dim: int, embedder: str, version: Version | None = None
+        cls, uri: str, token: str | None, name: str, dim: int, embedder: str, stats: DocumentStore | None = None
     ) -> MilvusSearch:
-        search = cls(uri, token, name, dim, embedder, version)
+        search = cls(uri, token, name, dim, embedder, stats)
         try:
             search._identity = search._connection.run("open the collection", search._prepare)
         except BaseException:
@@ -204,30 +202,46 @@ class MilvusSearch:
         return keys[order], scores[order]
 
     def idf(self, units: Iterable[str]) -> Idf:
-        """Exact: n and each token's document frequency are counted on the server (``text_match`` on the
-        whole term) over the units' passages, each token once. Counting is a round trip per token, so the
-        values are kept for the next questions over the same units while neither the store's passages of
-        them (``version``) nor the count here has changed: any write, through any replica, changes one."""
+        """Exact, from the store's document frequencies when the backend was opened with its store
+        (``stats``): n and the counts come from one read of the database, which every write keeps
+        current in its own transaction (app.store.token_counts). Without it, counted on the server, a
+        ``text_match`` count per token (a scan on milvus-lite: seconds at 10,000 passages).
+
+        Values are kept for the next questions over the same units while the store's fingerprint of their
+        passages (``stats``) is unchanged: any write, through any replica, changes it."""
         chosen = tuple(sorted(set(units)))
         if not chosen:
             return lambda token: bm25_idf(0, 0)
-        where = collection.in_units(list(chosen))
-        stamp = (self._version(chosen) if self._version is not None else "", self._count(where))
+        if self._stats is None:
+            return self._counted_idf(chosen)
+        stats = self._stats
+        stamp = stats.passages_fingerprint(chosen)
         scope = self._idf_scopes.get(chosen)
-        if scope is None or scope.stamp != stamp or self._version is None:
-            scope = _IdfScope(stamp, {})
-            if self._version is not None:
-                if len(self._idf_scopes) >= MAX_IDF_SCOPES:
-                    self._idf_scopes.clear()  # scopes are single units or all of them: rarely reached
-                self._idf_scopes[chosen] = scope
-        known, n = scope.values, stamp[1]
+        if scope is None or scope.stamp != stamp:
+            if len(self._idf_scopes) >= MAX_IDF_SCOPES:
+                self._idf_scopes.clear()  # scopes are single units or all of them: rarely reached
+            scope = self._idf_scopes[chosen] = _IdfScope(stamp, {})
+        known = scope.values
 
         def idf(token: str) -> float:
             value = known.get(token)
             if value is None:
-                df = self._count(f"{where} and text_match(text, '{collection.term(token)}')") if token else 0
-                value = known[token] = bm25_idf(df, n)
+                n, found = stats.token_frequencies(chosen, [token])
+                value = known[token] = bm25_idf(found[token], n)
             return value
+
+        return idf
+
+    def _counted_idf(self, units: tuple[str, ...]) -> Idf:
+        where = collection.in_units(list(units))
+        n = self._count(where)
+        known: dict[str, float] = {}
+
+        def idf(token: str) -> float:
+            if token not in known:
+                df = self._count(f"{where} and text_match(text, '{collection.term(token)}')") if token else 0
+                known[token] = bm25_idf(df, n)
+            return known[token]
 
         return idf
 

@@ -102,6 +102,11 @@ class DocumentStore(Protocol):
         """``keys_fingerprint`` of the unit's stored passage keys (checks a saved index at start)."""
         ...
 
+    def token_frequencies(self, units: Sequence[str], tokens: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """The passages of ``units`` together, and how many of them hold each of ``tokens`` (BM25's n and
+        document frequencies, as ``app.search.lexical.bm25_idf`` takes them), from one state of the store."""
+        ...
+
     def passages_fingerprint(self, units: Sequence[str]) -> str:
         """``keys_fingerprint`` of the stored passage keys of ``units`` together: it changes with every
         write to any of them (keys are never reused), so what was computed over them may be kept until it does."""

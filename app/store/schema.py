@@ -65,6 +65,17 @@ passages = sa.Table(
     sqlite_autoincrement=True,
 )
 
+# -- from 0004: how many of a unit's passages hold each index token (BM25's document frequency), kept in
+# the passages' own transactions (app.store.token_counts). idf is then one indexed read, on any backend:
+# Milvus can only count a token's passages by scanning for it, a round trip per token of every question.
+token_counts = sa.Table(
+    "token_counts",
+    metadata,
+    sa.Column("unit", sa.Text, primary_key=True),
+    sa.Column("token", sa.Text, primary_key=True),
+    sa.Column("passages", sa.Integer, nullable=False),
+)
+
 
 # -- from 0003: the state 0.1.0 kept in separate SQLite files (app.store.legacy_files imports them) ------
 # Row counters that order rows and are never reused, as PASSAGE_KEY (SQLite's AUTOINCREMENT).

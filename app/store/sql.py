@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from app.domain import Document, Passage, Unit, keys_fingerprint
 from app.errors import Conflict, UnitExists
+from app.store import token_counts
 from app.store.base import ContentStored, IndexRows, StoredPassage
 from app.store.database import Database
 from app.store.migrate import open_upgraded
@@ -142,6 +143,7 @@ class SqlDocumentStore:
         try:
             with self._db.write() as conn:
                 conn.execute(sa.insert(documents).values(_document_values(document)))
+                token_counts.count(conn, document.unit, tokens, 1)
                 return _insert_passages(conn, passages, tokens, vectors)
         except sa.exc.IntegrityError:
             stored = self._holding(document.unit, document.content_hash)
@@ -162,7 +164,9 @@ class SqlDocumentStore:
             with self._db.write() as conn:
                 _lock_document(conn, document.unit, document.id)
                 old = _passage_keys(conn, document.unit, document.id)
+                token_counts.count_stored(conn, document.unit, document.id, -1)
                 _delete_passages(conn, document.unit, document.id)
+                token_counts.count(conn, document.unit, tokens, 1)
                 values = _document_values(document)
                 del values["id"], values["unit"]
                 conn.execute(
@@ -181,6 +185,7 @@ class SqlDocumentStore:
         with self._db.write() as conn:
             _lock_document(conn, unit, document_id)
             keys = _passage_keys(conn, unit, document_id)
+            token_counts.count_stored(conn, unit, document_id, -1)
             _delete_passages(conn, unit, document_id)
             conn.execute(sa.delete(documents).where(documents.c.id == document_id, documents.c.unit == unit))
         return keys
@@ -233,6 +238,11 @@ class SqlDocumentStore:
         with self._db.read() as conn:
             count, largest, total = conn.execute(query.where(where)).one()
         return keys_fingerprint(int(count), int(largest), int(total))
+
+    def token_frequencies(self, units: Sequence[str], tokens: Sequence[str]) -> tuple[int, dict[str, int]]:
+        n = sa.select(sa.func.count()).select_from(passage_rows).where(passage_rows.c.unit.in_(list(units)))
+        with self._db.read() as conn:  # one state of the database: n and the counts agree
+            return int(conn.execute(n).scalar_one()), token_counts.frequencies(conn, units, tokens)
 
     def index_rows(self, unit: str) -> IndexRows:
         query = (

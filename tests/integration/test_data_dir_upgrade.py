@@ -119,6 +119,13 @@ def test_the_service_files_of_0_1_0_are_copied_in_once_and_kept_aside(
             assert isinstance(store, SqlDocumentStore)
             database = store.database  # every store shares the document store's
             _assert_0_1_0_state(database)
+            # Revision 0004 counted the stored passages' tokens (BM25's document frequencies).
+            stored = store.index_rows(UNIT).tokens
+            vocabulary = sorted({t for passage in stored for t in passage})
+            assert stored and store.token_frequencies([UNIT], vocabulary) == (
+                len(stored),
+                {t: sum(t in passage for passage in stored) for t in vocabulary},
+            )
 
             # The service goes on from there: ids continue after the copied ones.
             new = services.evaluation_jobs.start(UNIT, QUESTION_SET)  # the imported job no longer holds the unit

@@ -24,9 +24,10 @@ from app.store import SqlDocumentStore
 from app.store.base import ContentStored
 from app.store.database import sqlite_url
 from app.store.migrate import current_revision, head_revision
-from app.store.schema import metadata
+from app.store.schema import metadata, token_counts
 
 UNIT = "cuc-viet-thong"
+OTHER = "cuc-buu-dien"
 Opener = Callable[[], SqlDocumentStore]
 
 
@@ -329,3 +330,45 @@ def test_postgres_passage_keys_are_64_bit(postgres: PostgresServer) -> None:
         assert kind == "bigint"
     finally:
         store.close()
+
+
+def _recounted(store: SqlDocumentStore, units: list[str], tokens: list[str]) -> tuple[int, dict[str, int]]:
+    """BM25's n and document frequencies counted afresh from the stored passages' tokens."""
+    rows = [passage for unit in units for passage in store.index_rows(unit).tokens]
+    return len(rows), {t: sum(t in passage for passage in rows) for t in tokens}
+
+
+def test_token_frequencies_follow_every_write(store: SqlDocumentStore) -> None:
+    store.add_unit(Unit(OTHER, "Đơn vị khác"))
+    asked = ["sóng", "2g", "tắt", "bưu", "không_có"]
+    _add(store, "d1", ["tắt sóng 2g sóng", "hỗ trợ đổi máy 2g"])
+    _add(store, "d2", ["sóng 4g phủ rộng"], seed=2)
+    _add(store, "o1", ["bưu chính tắt sóng"], unit=OTHER, seed=3)
+    for units in ([UNIT], [OTHER], [UNIT, OTHER]):
+        assert store.token_frequencies(units, asked) == _recounted(store, units, asked)
+    assert store.token_frequencies([UNIT], asked)[1]["sóng"] == 2  # a passage holding it twice counts once
+
+    new = _document(UNIT, "d1", ["lùi lịch tắt sóng 2g"], content_hash="hash-new")
+    store.replace_document(
+        new, _passages(new, ["lùi lịch tắt sóng 2g"]), [["lùi", "lịch", "tắt", "sóng", "2g"]], _vectors(1)
+    )
+    store.delete_document(UNIT, "d2")
+    for units in ([UNIT], [OTHER], [UNIT, OTHER]):
+        assert store.token_frequencies(units, asked) == _recounted(store, units, asked)
+    with pytest.raises(ValueError):  # a failed write changes no count
+        store.add_document(
+            _document(UNIT, "d3", ["sóng"]),
+            _passages(_document(UNIT, "d3", ["sóng"]), ["sóng"]),
+            [["sóng"]],
+            _vectors(2),
+        )
+    assert store.token_frequencies([UNIT], asked) == _recounted(store, [UNIT], asked)
+    store.delete_document(UNIT, "d1")
+    assert store.token_frequencies([UNIT], asked) == (0, dict.fromkeys(asked, 0))
+    with store.database.read() as conn:  # nothing left behind for a unit without passages
+        assert (
+            conn.execute(
+                sa.select(sa.func.count()).select_from(token_counts).where(token_counts.c.unit == UNIT)
+            ).scalar_one()
+            == 0
+        )

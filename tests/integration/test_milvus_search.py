@@ -6,7 +6,7 @@ embedded backend's answers, and a dead Milvus is a JSON 503 until it is back."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -176,6 +176,19 @@ def test_idf_is_the_embedded_backends(seed_assistant: Assistant, milvus_seed: As
     differ = {t: (embedded(t), milvus(t)) for t in sorted(tokens) if abs(embedded(t) - milvus(t)) > 1e-9}
     assert differ == {}
     assert milvus_seed.knowledge.idf([])("thông_tin") == seed_assistant.knowledge.idf([])("thông_tin")
+
+    # Opened without the store (as `troly migrate` opens it), the backend counts on the server, alike.
+    settings = milvus_seed.settings
+    assert settings.milvus_uri is not None
+    bare = MilvusSearch.open(
+        settings.milvus_uri, None, settings.milvus_collection, seed_assistant.embedder.dim, seed_assistant.embedder.name
+    )
+    try:
+        counted = bare.idf([UNIT])
+        some = sorted(tokens)[::20]
+        assert {t: counted(t) for t in some} == {t: embedded(t) for t in some}
+    finally:
+        bare.close()
 
 
 def test_the_seed_questions_get_the_embedded_backends_answers(
@@ -367,34 +380,42 @@ def test_a_document_stored_while_milvus_was_down_becomes_searchable_without_a_re
             assert [c["document_id"] for c in answer["citations"]] == [retried["document_id"]]
 
 
-def test_idf_is_kept_between_questions_until_a_replica_writes(
+def test_idf_comes_from_the_store_and_is_kept_until_a_replica_writes(
     milvus_settings: Callable[..., Settings], fake_embedder: Any
 ) -> None:
+    """No count on Milvus (a scan per token there): the store's document frequencies, read once per token
+    and kept while the units' passages are unchanged."""
     settings = milvus_settings()
     one, other = _replica(settings, fake_embedder), _replica(settings, fake_embedder)
-    search = other.knowledge.search
+    search, store = other.knowledge.search, other.store
     assert isinstance(search, MilvusSearch)
-    counted: list[str] = []
-    count = search._count
+    on_milvus: list[str] = []
+    in_store: list[Sequence[str]] = []
+    count, frequencies = search._count, store.token_frequencies
 
     def counting(where: str) -> int:
-        counted.append(where)
+        on_milvus.append(where)
         return count(where)
 
+    def reading(units: Sequence[str], tokens: Sequence[str]) -> tuple[int, dict[str, int]]:
+        in_store.append(tokens)
+        return frequencies(units, tokens)
+
     search._count = counting  # type: ignore[method-assign]
+    store.token_frequencies = reading  # type: ignore[method-assign]
     try:
         one.create_unit(UNIT, "Cục Viễn thông")
         one.add_document(UNIT, DOC_2G)
         first = other.knowledge.idf([UNIT])("2g")
-        assert first == _stored_idf(one, "2g") and len(counted) == 2  # the passages, then the token
-        again = other.knowledge.idf([UNIT])("2g")
-        assert again == first and len(counted) == 3  # only the passages counted again: the token's df was kept
+        assert first == _stored_idf(one, "2g") and in_store == [["2g"]]
+        assert other.knowledge.idf([UNIT])("2g") == first and len(in_store) == 1  # kept
 
         one.add_document(UNIT, DOC_POST)  # through the other replica: this one's values are stale now
         after = other.knowledge.idf([UNIT])("2g")
-        assert after == _stored_idf(one, "2g") and after != first
+        assert after == _stored_idf(one, "2g") and after != first and len(in_store) == 2
         one.replace_document(UNIT, one.list_documents(UNIT)[0].id, DOC_2G_NEW)
         assert other.knowledge.idf([UNIT])("2g") == _stored_idf(one, "2g")
+        assert on_milvus == []
     finally:
         one.close()
         other.close()
