@@ -2,6 +2,11 @@
 
     troly bench --out docs/bench            # the full run (about 20-30 minutes on 2 cores)
     troly bench --quick --out /tmp/bench    # about 2 minutes, small sizes
+    troly bench --backend embedded,milvus --parts ingest,http --out /tmp/bm   # both search backends
+
+With ``--backend milvus`` ingestion and the HTTP runs are measured on Milvus too (app.bench.backends),
+after every embedded figure: a size Milvus cannot take, or a Ctrl-C while it is measured, is said in
+the report, which keeps what finished. Scale, stages and profile stay the embedded backend's.
 
 Heavy measurements run in subprocesses (the service, per-stage timings, index scale) so that
 their OpenMP settings are the ones measured and their memory is their own.
@@ -9,6 +14,8 @@ their OpenMP settings are the ones measured and their memory is their own.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import shutil
 import tempfile
@@ -20,6 +27,7 @@ from typing import Any
 
 import click
 
+from app.bench.backends import BACKENDS, EMBEDDED_ONLY, BenchBackends, MilvusTarget, parse_backends
 from app.bench.common import ROOT, log, subprocess_json
 from app.bench.load import ServerVariant
 
@@ -132,6 +140,29 @@ def _timed_part(results: dict[str, Any], name: str, fn: Callable[[], Any], sampl
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the generated data directories and logs here (default: a temporary folder, removed).",
 )
+@click.option(
+    "--backend",
+    "backend_names",
+    default="embedded",
+    show_default=True,
+    callback=lambda _ctx, _param, value: parse_backends(value),
+    help=f"Search backends measured side by side: {', '.join(BACKENDS)}, or both (embedded,milvus).",
+)
+@click.option(
+    "--milvus-uri",
+    help="A running Milvus to measure (http://host:19530). Default: a milvus-lite server the bench starts.",
+)
+@click.option(
+    "--milvus-token",
+    envvar="TROLY_MILVUS_TOKEN",
+    help="The token of --milvus-uri, if it needs one [env TROLY_MILVUS_TOKEN]. Never written to the report.",
+)
+@click.option(
+    "--database-url",
+    help="A PostgreSQL server (postgresql://user@host:5432/db) to keep the stores in, a database per unit "
+    "size that the bench creates and drops; the password is best left to PGPASSWORD or ~/.pgpass. "
+    "Default: each unit's data directory's SQLite.",
+)
 def bench(
     out: Path,
     quick: bool,
@@ -148,6 +179,10 @@ def bench(
     seed_dir: Path,
     seed_documents: int | None,
     work_dir: Path | None,
+    backend_names: tuple[str, ...],
+    milvus_uri: str | None,
+    milvus_token: str | None,
+    database_url: str | None,
 ) -> None:
     """Measure ingestion, HTTP latency under load, index scale and a profile; never part of the tests."""
     from app.search.ann import DEFAULT_EXACT_BELOW
@@ -168,18 +203,25 @@ def bench(
         "parts": [p.strip() for p in parts.split(",") if p.strip()],
         "seed_documents": seed_documents,
         "mode": "quick" if quick else "full",
+        "backends": list(backend_names),
+        "milvus_uri": milvus_uri,
     }
     unknown = [v for v in opts["variants"] if v not in VARIANTS]
     if unknown:
         raise click.UsageError(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
     if any(p not in PARTS for p in opts["parts"]):
         raise click.UsageError(f"--parts takes {', '.join(PARTS)}")
+    if "milvus" not in backend_names and (milvus_uri or milvus_token):
+        raise click.UsageError("--milvus-uri and --milvus-token are for --backend milvus (or embedded,milvus)")
+    backends = BenchBackends.of(backend_names, milvus_uri, milvus_token, database_url)
+    backends.check()
     out.mkdir(parents=True, exist_ok=True)
     scratch = work_dir or Path(tempfile.mkdtemp(prefix="troly-bench-"))
     scratch.mkdir(parents=True, exist_ok=True)
     try:
-        results = run_all(opts, seed_dir, scratch, out)
+        results = run_all(opts, seed_dir, scratch, out, backends)
     finally:
+        backends.databases.drop_all()
         if work_dir is None:
             shutil.rmtree(scratch, ignore_errors=True)
     from app.bench.report import write_reports
@@ -188,7 +230,48 @@ def bench(
     click.echo(f"wrote {json_path} and {md_path}")
 
 
-def run_all(opts: dict[str, Any], seed_dir: Path, work: Path, out: Path) -> dict[str, Any]:
+def _not_run(opts: dict[str, Any], backends: BenchBackends) -> dict[str, str]:
+    """The embedded backend's own parts (scale, stages, profile), with what the report says of each when
+    the run compares backends or leaves one out."""
+    asked = set(opts["parts"]) | ({"stages"} if "http" in opts["parts"] else set())
+    out: dict[str, str] = {}
+    for part, what in EMBEDDED_ONLY.items():
+        if part not in asked:
+            if backends.milvus:
+                out[part] = f"embedded backend only ({what}); not asked for in this run (--parts)"
+            continue
+        if not backends.embedded:
+            out[part] = f"not run: embedded backend only ({what})"
+        elif part != "scale" and backends.databases.postgres:
+            out[part] = "not run: it reads the data directory's SQLite, and --database-url put the stores elsewhere"
+        elif backends.milvus:
+            out[part] = f"embedded backend only ({what})"
+    return out
+
+
+def _ingestion(
+    opts: dict[str, Any], backends: BenchBackends, backend: str, embedder: Any, seed: Any, work: Path
+) -> dict[str, Any]:
+    """Ingestion through Assistant.add_documents on one backend: its own new collection on Milvus (on a
+    milvus-lite of its own unless --milvus-uri), its own database with --database-url."""
+    from app.bench import ingest
+
+    label = f"ingest_{backend}"
+    store_url = backends.databases.url(work / label, label) if backends.databases.postgres else None
+    collection = backends.collection("ingest")
+    server: contextlib.AbstractContextManager[MilvusTarget | None] = (
+        backends.milvus_server(work / "milvus-ingest") if backend == "milvus" else contextlib.nullcontext()
+    )
+    with server as target:
+        try:
+            settings = backends.settings(backend, store_url, target, collection)
+            return ingest.measure(embedder, seed, opts["ingest_passages"], backend=settings)
+        finally:
+            if target is not None:
+                backends.drop_collection(target, collection)
+
+
+def run_all(opts: dict[str, Any], seed_dir: Path, work: Path, out: Path, backends: BenchBackends) -> dict[str, Any]:
     # Long on purpose: the benchmark's parts in order, each a few lines calling its module;
     # they share the seed text, its embeddings and the machine's description.
     import numpy as np
@@ -204,6 +287,7 @@ def run_all(opts: dict[str, Any], seed_dir: Path, work: Path, out: Path) -> dict
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "options": dict(opts),
         "machine": machine.describe(ROOT),
+        "backends": {**backends.describe(), "not_run": _not_run(opts, backends)},
     }
     sampler = machine.LoadSampler().start()
     load = results["machine"]["load_average_at_start"]
@@ -221,10 +305,12 @@ def run_all(opts: dict[str, Any], seed_dir: Path, work: Path, out: Path) -> dict
     questions_file = work / "questions.json"
     questions_file.write_text(json.dumps(variants[-opts["stage_questions"] :], ensure_ascii=False), encoding="utf-8")
 
-    if "ingest" in opts["parts"]:
-        from app.bench import ingest
-
-        _timed_part(results, "ingestion", lambda: ingest.measure(embedder, seed, opts["ingest_passages"]), sampler)
+    for backend in backends.names if "ingest" in opts["parts"] else ():
+        # results["ingestion"] stays the embedded backend's (the target's verdict is about it).
+        name = "ingestion" if backend == "embedded" else f"ingestion_{backend}"
+        _timed_part(
+            results, name, functools.partial(_ingestion, opts, backends, backend, embedder, seed, work), sampler
+        )
 
     need_vectors = any(p in opts["parts"] for p in ("http", "scale", "profile"))
     if need_vectors:
@@ -242,11 +328,14 @@ def run_all(opts: dict[str, Any], seed_dir: Path, work: Path, out: Path) -> dict
         _timed_part(
             results,
             "http",
-            lambda: run_http(opts, sentences, embedder.name, work, questions_file, variants_file, VARIANTS, out),
+            lambda: run_http(
+                opts, sentences, embedder.name, work, questions_file, variants_file, VARIANTS, out, backends
+            ),
             sampler,
         )
 
-    if "scale" in opts["parts"]:
+    interrupted = bool((results.get("http") or {}).get("interrupted"))
+    if "scale" in opts["parts"] and backends.embedded and not interrupted:
 
         def scale() -> Any:
             return subprocess_json(

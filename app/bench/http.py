@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import Mapping
@@ -12,8 +13,10 @@ from typing import Any
 import click
 import httpx
 
+from app.bench.backends import BenchBackends
 from app.bench.common import log, subprocess_json
 from app.bench.load import LevelResult, ServerVariant, percentile, rss_mb, run_level, serve
+from app.bench.profiling import profile_server
 from app.bench.unitdata import UNIT, VECTOR_LABEL, SentenceVectors, build_unit
 from app.store.sqlite_connect import connect
 
@@ -82,12 +85,20 @@ def _levels(url: str, opts: dict[str, Any], questions: list[str], data_dir: Path
 
 
 def _serve_and_load(
-    variant: ServerVariant, data_dir: Path, work: Path, opts: dict[str, Any], questions: list[str], size: int
+    variant: ServerVariant,
+    data_dir: Path,
+    work: Path,
+    opts: dict[str, Any],
+    questions: list[str],
+    size: int,
+    backend: str = "embedded",
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    log(f"  {size} passages, server {variant.name}")
+    """``env``: the backend's settings (app.bench.backends), on top of the variant's."""
+    log(f"  {size} passages, server {variant.name}, {backend} search")
     # The first server over a data directory rebuilds the indexes and saves a snapshot; later ones read it.
-    from_snapshot = any(data_dir.glob("indexes/*/manifest.json"))
-    with serve(variant, data_dir, work) as server:
+    from_snapshot = any(data_dir.glob("indexes/*/manifest.json")) if backend == "embedded" else None
+    with serve(dataclasses.replace(variant, env={**variant.env, **(env or {})}), data_dir, work) as server:
         startup = server.startup_s
         rss_start = rss_mb(server.process.pid)
         healthz = _healthz(server.url)
@@ -95,6 +106,7 @@ def _serve_and_load(
         rss_end = rss_mb(server.process.pid)
     return {
         "size": size,
+        "backend": backend,
         "variant": variant.name,
         "startup_s": round(startup, 2),
         "started_from_snapshot": from_snapshot,
@@ -146,73 +158,6 @@ def _breakdown(stages: Mapping[str, Any], level: Mapping[str, Any]) -> dict[str,
     }
 
 
-def _profile(
-    variant: ServerVariant,
-    data_dir: Path,
-    work: Path,
-    opts: dict[str, Any],
-    questions: list[str],
-    size: int,
-    questions_file: Path,
-) -> dict[str, Any]:
-    # Two ways to profile (py-spy on the server, else pyinstrument in-process) kept side by side
-    # so that the report says which one ran and why.
-    from app.bench import profiling
-
-    clients = _near(opts["clients"], 8)
-    seconds = opts["profile_seconds"]
-    if profiling.py_spy() is None:
-        try:
-            import pyinstrument  # noqa: F401
-        except ImportError:
-            return {"tool": None, "note": "neither py-spy nor pyinstrument is installed"}
-        out = work / f"pyinstrument-{variant.name}.txt"
-        subprocess_json(
-            [
-                "-m",
-                "app.bench.stages",
-                "profile",
-                "--data-dir",
-                str(data_dir),
-                "--questions",
-                str(questions_file),
-                "--seconds",
-                str(seconds),
-            ],
-            out,
-            variant.env,
-        )
-        return {
-            "tool": "pyinstrument (in-process Assistant.ask, no HTTP)",
-            "variant": variant.name,
-            "size": size,
-            "text": out.read_text(encoding="utf-8"),
-        }
-    raw = work / f"py-spy-{variant.name}.txt"
-    with serve(variant, data_dir, work) as server:
-        run_level(server.url, clients, questions, 4 * clients, 2.0, UNIT)  # warm
-        spy = profiling.record(server.process.pid, seconds, raw)
-        time.sleep(0.5)
-        level = run_level(server.url, clients, questions, 1_000_000, seconds, UNIT)
-        _, err = spy.communicate(timeout=seconds + 60)
-    if not raw.exists():
-        return {"tool": "py-spy", "note": f"py-spy failed: {err.decode(errors='replace')[-500:]}"}
-    summary = profiling.summarise(raw.read_text(encoding="utf-8", errors="replace"))
-    return {
-        "tool": "py-spy record (all threads of the server, busy samples only)",
-        "variant": variant.name,
-        "size": size,
-        "clients": clients,
-        "seconds": seconds,
-        "load_during_profile": level.summary(),
-        **summary.to_json(),
-        "text": summary.text(
-            title=f"py-spy, server {variant.name}, {size} passages, {clients} clients, "
-            f"{seconds:.0f} s (requests: {level.requests})"
-        ),
-    }
-
-
 def _embedder_threads(opts: dict[str, Any], work: Path, questions_file: Path) -> list[dict[str, Any]]:
     """The embedder's own cost per OpenMP setting (one question at a time), each in its own process."""
     out = []
@@ -238,6 +183,33 @@ def _embedder_threads(opts: dict[str, Any], work: Path, questions_file: Path) ->
     return out
 
 
+def _milvus_run(
+    variant: ServerVariant,
+    size: int,
+    data_dir: Path,
+    store_url: str,
+    work: Path,
+    opts: dict[str, Any],
+    questions: list[str],
+    backends: BenchBackends,
+    dim: int,
+    embedder_name: str,
+) -> dict[str, Any]:
+    """One size on Milvus: a new collection filled from the unit's store (timed: what a service's first
+    start over an empty collection does), then the service over it, started and loaded as the embedded one."""
+    with backends.milvus_server(work / f"milvus-{size}") as target:
+        collection = backends.collection(f"unit_{size}")
+        try:
+            fill = backends.fill(store_url, target, collection, dim, embedder_name)
+            env = backends.server_env("milvus", store_url, target, collection)
+            run = _serve_and_load(variant, data_dir, work, opts, questions, size, "milvus", env)
+            run["fill"] = fill
+            run["milvus_rss_mb_after_load"] = rss_mb(target.pid) if target.pid else None
+        finally:
+            backends.drop_collection(target, collection)
+    return run
+
+
 def run_http(
     opts: dict[str, Any],
     sentences: SentenceVectors,
@@ -247,9 +219,10 @@ def run_http(
     variants_file: Path,
     variants: Mapping[str, ServerVariant],
     out: Path,
+    backends: BenchBackends,
 ) -> dict[str, Any]:
-    # Long on purpose: the report's HTTP part in the order it is read (sweep, best variant, sizes,
-    # stages, profile); the steps share the units built once per size and the chosen variant.
+    # Long on purpose: the report's HTTP part in the order it is read (sweep, best variant, sizes, the
+    # other backend, stages, profile); the steps share the units built once per size and the chosen variant.
     questions: list[str] = json.loads(variants_file.read_text(encoding="utf-8"))
     sizes: list[int] = opts["sizes"]
     chosen = [variants[v] for v in opts["variants"]]
@@ -266,42 +239,70 @@ def run_http(
         "breakdown": [],
     }
 
-    data_dirs: dict[int, Path] = {}
+    built_units: dict[int, tuple[Path, str]] = {}  # size -> data directory, store URL
 
-    def unit(size: int) -> Path:
-        if size not in data_dirs:
+    def unit(size: int) -> tuple[Path, str]:
+        if size not in built_units:
             log(f"  building a unit of {size} passages")
-            built = build_unit(work / f"unit-{size}", sentences, size, embedder_name)
-            result["units"].append({"size": size, "documents": built.documents, "build_s": round(built.seconds, 1)})
-            data_dirs[size] = built.data_dir
-        return data_dirs[size]
+            data_dir = work / f"unit-{size}"
+            label = f"unit_{size}"
+            store_url = backends.databases.url(data_dir, label)
+            built = build_unit(
+                data_dir,
+                sentences,
+                size,
+                embedder_name,
+                database_url=store_url if backends.databases.postgres else None,
+            )
+            result["units"].append(
+                {
+                    "size": size,
+                    "passages": built.passages,
+                    "documents": built.documents,
+                    "build_s": round(built.seconds, 1),
+                    "database_bytes": backends.databases.disk_bytes(label),
+                }
+            )
+            built_units[size] = (built.data_dir, store_url)
+        return built_units[size]
+
+    def embedded_env(size: int) -> dict[str, str]:
+        return backends.server_env("embedded", unit(size)[1], None, "")
 
     result["embedder_threads"] = _embedder_threads(opts, work, questions_file)
 
     best = chosen[0]
+    # In-process stages and the profile read the embedded indexes over the data directory's SQLite.
+    in_process = backends.embedded and not backends.databases.postgres
     if "http" in opts["parts"]:
-        # -- every server setting at the sweep size; the best one at 8 clients goes on to the other sizes --
-        sweep = 10_000 if 10_000 in sizes else _near(sizes, 10_000)
-        result["sweep_size"] = sweep
         eight = _near(opts["clients"], 8)
-        for variant in chosen:
-            result["runs"].append(_serve_and_load(variant, unit(sweep), work, opts, questions, sweep))
-        clean = [r for r in result["runs"] if all(level["errors"] == 0 for level in r["levels"])]
-        if clean:
-            fastest = min(clean, key=lambda r: (_level(r, eight) or {"p50_ms": 1e9})["p50_ms"])
-            best = variants[fastest["variant"]]
+        if backends.embedded:
+            # -- every server setting at the sweep size; the best one at 8 clients goes on to the other sizes --
+            sweep = 10_000 if 10_000 in sizes else _near(sizes, 10_000)
+            result["sweep_size"] = sweep
+            for variant in chosen:
+                data_dir = unit(sweep)[0]
+                result["runs"].append(
+                    _serve_and_load(variant, data_dir, work, opts, questions, sweep, env=embedded_env(sweep))
+                )
+            clean = [r for r in result["runs"] if all(level["errors"] == 0 for level in r["levels"])]
+            if clean:
+                fastest = min(clean, key=lambda r: (_level(r, eight) or {"p50_ms": 1e9})["p50_ms"])
+                best = variants[fastest["variant"]]
+            log(f"  best server setting at {eight} clients: {best.name}")
+            for size in sizes:
+                if size == sweep:
+                    continue
+                for name in _with_shipped(chosen, best):
+                    variant = variants[name]
+                    data_dir = unit(size)[0]
+                    result["runs"].append(
+                        _serve_and_load(variant, data_dir, work, opts, questions, size, env=embedded_env(size))
+                    )
         result["best_variant"] = best.name
-        log(f"  best server setting at {eight} clients: {best.name}")
-        for size in sizes:
-            if size == sweep:
-                continue
-            for name in _with_shipped(chosen, best):
-                variant = variants[name]
-                result["runs"].append(_serve_and_load(variant, unit(size), work, opts, questions, size))
-        result["runs"].sort(key=lambda r: (r["size"], r["variant"]))
 
         # -- per-stage timings with the best setting's threads, and each stage's share of a request --
-        for size in sizes:
+        for size in sizes if in_process else ():
             log(f"  stages at {size} passages ({best.name} threads)")
             stages = subprocess_json(
                 [
@@ -309,7 +310,7 @@ def run_http(
                     "app.bench.stages",
                     "stages",
                     "--data-dir",
-                    str(unit(size)),
+                    str(unit(size)[0]),
                     "--questions",
                     str(questions_file),
                     "--repeat",
@@ -321,20 +322,52 @@ def run_http(
             )
             stages["size"] = size
             result["stages"].append(stages)
-            run = next((r for r in result["runs"] if r["size"] == size and r["variant"] == best.name), None)
+            run = next(
+                (
+                    r
+                    for r in result["runs"]
+                    if r["size"] == size and r["variant"] == best.name and r["backend"] == "embedded"
+                ),
+                None,
+            )
             one = _level(run, 1) if run else None
             if one is not None:
                 result["breakdown"].append({"size": size, "variant": best.name, **_breakdown(stages, one)})
 
-    if "profile" in opts["parts"]:
+    if "profile" in opts["parts"] and in_process:
         size = 10_000 if 10_000 in sizes else _near(sizes, 10_000)
         profiles = []
         for name in _with_shipped(chosen, best):
             variant = variants[name]
             log(f"  profiling {variant.name} at {size} passages")
-            profiles.append(_profile(variant, unit(size), work, opts, questions, size, questions_file))
+            profiles.append(
+                profile_server(
+                    *(variant, unit(size)[0], work, questions, size, questions_file),
+                    *(_near(opts["clients"], 8), opts["profile_seconds"]),
+                )
+            )
         result["profiles"] = [{k: v for k, v in p.items() if k != "text"} for p in profiles]
         text = "\n\n".join(p.get("text") or p.get("note", "") for p in profiles)
         (out / "profile.txt").write_text(text, encoding="utf-8")
         click.echo(f"wrote {out / 'profile.txt'}", err=True)
+
+    # -- the same sizes on Milvus, with the embedded backend's best setting; last, so that a size Milvus
+    # cannot take (or a Ctrl-C while it is measured) leaves every other figure in the report --
+    for size in sizes if backends.milvus and "http" in opts["parts"] else ():
+        data_dir, store_url = unit(size)
+        try:
+            result["runs"].append(
+                _milvus_run(
+                    best, size, data_dir, store_url, work, opts, questions, backends, sentences.dim, embedder_name
+                )
+            )
+        except Exception as exc:  # any failure of this size is a finding: reported, not raised
+            log(f"  Milvus at {size} passages failed: {exc}")
+            result.setdefault("failed", []).append({"size": size, "backend": "milvus", "error": str(exc)[-2000:]})
+        except KeyboardInterrupt:
+            log(f"  interrupted at {size} passages on Milvus: the report keeps what finished")
+            result.setdefault("failed", []).append({"size": size, "backend": "milvus", "error": "interrupted"})
+            result["interrupted"] = True
+            break
+    result["runs"].sort(key=lambda r: (r["size"], r["backend"], r["variant"]))
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,21 @@ from app.settings import Settings
 from app.store import SqlDocumentStore
 
 
-def measure(embedder: Embedder, seed: SeedText, passages: int, per_document: int = 8) -> dict[str, Any]:
+def measure(
+    embedder: Embedder,
+    seed: SeedText,
+    passages: int,
+    per_document: int = 8,
+    backend: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``backend``: ``Settings`` fields naming the search backend and the database (app.bench.backends);
+    none: the embedded backend over the scratch folder's SQLite."""
     docs = documents(seed, passages, per_document=per_document, seed_value=7)
     with tempfile.TemporaryDirectory(prefix="troly-bench-ingest-") as scratch:
-        # The scratch folder's own SQLite, whatever TROLY_DATABASE_URL says: the bench never writes elsewhere.
-        settings = Settings(_env_file=None, data_dir=Path(scratch), database_url=None)  # type: ignore[call-arg]
+        # The scratch folder's own SQLite unless the bench names a database: whatever TROLY_DATABASE_URL
+        # says, the bench never writes elsewhere.
+        chosen: dict[str, Any] = {"database_url": None, **(backend or {})}
+        settings = Settings(_env_file=None, data_dir=Path(scratch), **chosen)  # type: ignore[call-arg]
         started = time.perf_counter()
         prepared = [prepare(UNIT, d, settings.passage_max_chars, settings.passage_min_chars) for d in docs]
         prepare_s = time.perf_counter() - started
@@ -48,12 +59,14 @@ def measure(embedder: Embedder, seed: SeedText, passages: int, per_document: int
         results = assistant.add_documents(UNIT, docs)
         pipeline_s = time.perf_counter() - started
         raw_after = raw()
+        assistant.close()  # its search backend's connection (Milvus)
         store.close()
     stored = sum(r.document.passages for r in results if r.created)
     if stored != len(texts):
         raise RuntimeError(f"the pipeline stored {stored} passages, the raw run embedded {len(texts)}")
     raw_s = (raw_before + raw_after) / 2
     return {
+        "backend": settings.search_backend,
         "documents": len(docs),
         "passages": stored,
         "characters": sum(len(t) for t in texts),

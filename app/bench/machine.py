@@ -25,6 +25,10 @@ PACKAGES = (
     "pyvi",
     "py-spy",
     "pyinstrument",
+    "sqlalchemy",
+    "psycopg",
+    "pymilvus",
+    "milvus-lite",
 )
 
 

@@ -12,9 +12,15 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from app.bench.common import subprocess_json
+from app.bench.load import ServerVariant, run_level, serve
+from app.bench.unitdata import UNIT
 
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^():]+)(?::\d+)?\)$")
 
@@ -174,3 +180,68 @@ def summarise(raw: str) -> Profile:
         own[frames[-1]] += count
         parts[component(frames)] += count
     return Profile(total, inclusive.most_common(), own.most_common(), parts.most_common())
+
+
+def profile_server(
+    variant: ServerVariant,
+    data_dir: Path,
+    work: Path,
+    questions: list[str],
+    size: int,
+    questions_file: Path,
+    clients: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """The embedded server of ``data_dir`` under ``clients`` clients for ``seconds``, profiled."""
+    # Two ways to profile (py-spy on the server, else pyinstrument in-process) kept side by side
+    # so that the report says which one ran and why.
+    if py_spy() is None:
+        try:
+            import pyinstrument  # noqa: F401
+        except ImportError:
+            return {"tool": None, "note": "neither py-spy nor pyinstrument is installed"}
+        out = work / f"pyinstrument-{variant.name}.txt"
+        subprocess_json(
+            [
+                "-m",
+                "app.bench.stages",
+                "profile",
+                "--data-dir",
+                str(data_dir),
+                "--questions",
+                str(questions_file),
+                "--seconds",
+                str(seconds),
+            ],
+            out,
+            variant.env,
+        )
+        return {
+            "tool": "pyinstrument (in-process Assistant.ask, no HTTP)",
+            "variant": variant.name,
+            "size": size,
+            "text": out.read_text(encoding="utf-8"),
+        }
+    raw = work / f"py-spy-{variant.name}.txt"
+    with serve(variant, data_dir, work) as server:
+        run_level(server.url, clients, questions, 4 * clients, 2.0, UNIT)  # warm
+        spy = record(server.process.pid, seconds, raw)
+        time.sleep(0.5)
+        level = run_level(server.url, clients, questions, 1_000_000, seconds, UNIT)
+        _, err = spy.communicate(timeout=seconds + 60)
+    if not raw.exists():
+        return {"tool": "py-spy", "note": f"py-spy failed: {err.decode(errors='replace')[-500:]}"}
+    summary = summarise(raw.read_text(encoding="utf-8", errors="replace"))
+    return {
+        "tool": "py-spy record (all threads of the server, busy samples only)",
+        "variant": variant.name,
+        "size": size,
+        "clients": clients,
+        "seconds": seconds,
+        "load_during_profile": level.summary(),
+        **summary.to_json(),
+        "text": summary.text(
+            title=f"py-spy, server {variant.name}, {size} passages, {clients} clients, "
+            f"{seconds:.0f} s (requests: {level.requests})"
+        ),
+    }

@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from app.bench.report_backends import Backends
 from app.bench.report_sections import BenchReport
 
 TARGETS = {
@@ -68,7 +69,10 @@ def _http_verdicts(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             levels = {lv["clients"]: lv for lv in run["levels"]}
             clients = min(levels, key=lambda c: abs(c - TARGETS["http_clients"]))
             level = levels[clients]
-            label = f"HTTP {size} passages, {clients} clients, server {run['variant']}"
+            search = run.get("backend", "embedded")
+            label = f"HTTP {size} passages, {clients} clients, server {run['variant']}" + (
+                f", {search} search" if search != "embedded" else ""
+            )
             note = "; ".join(x for x in (caveat, "" if clients == 8 else f"{clients} clients, not 8") if x)
             out.append(
                 _verdict(f"{label}: p50", level["p50_ms"], "≤ 30 ms", level["p50_ms"] <= TARGETS["http_p50_ms"], note)
@@ -154,7 +158,7 @@ def markdown(results: Mapping[str, Any]) -> str:
         keep_trailing_newline=True,
     )
     env.filters["fmt"] = format  # {{ x | fmt(",") }}: Python's own format specs
-    return env.get_template("bench.md").render(report=BenchReport.of(results))
+    return env.get_template("bench.md").render(report=BenchReport.of(results), backends=Backends.of(results))
 
 
 def write_reports(results: dict[str, Any], out: Path) -> tuple[Path, Path]:

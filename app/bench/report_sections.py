@@ -118,6 +118,7 @@ class Ingestion:
 
 _RUN_COLUMNS = (
     "passages",
+    "search",
     "server",
     "clients",
     "requests",
@@ -156,6 +157,11 @@ _STAGES = (
 )
 
 
+def backend_of(run: Json) -> str:
+    """The run's search backend (reports from before backends were compared have only the embedded one)."""
+    return str(run.get("backend", "embedded"))
+
+
 def _pair(value: Json | None) -> str:
     return "–" if value is None else f"{value['p50_ms']} / {value['p95_ms']}"
 
@@ -184,9 +190,10 @@ def _runs(http: Json) -> Table | None:
         return None
     rows = [
         [
-            *(r["size"], r["variant"], lv["clients"], lv["requests"], lv["p50_ms"], lv["p95_ms"], lv["p99_ms"]),
-            *(lv["answers_per_s"], lv["errors"], lv["abstained_share"], r["startup_s"]),
-            "yes" if r.get("started_from_snapshot") else "no",
+            *(r["size"], backend_of(r), r["variant"], lv["clients"], lv["requests"]),
+            *(lv["p50_ms"], lv["p95_ms"], lv["p99_ms"], lv["answers_per_s"], lv["errors"], lv["abstained_share"]),
+            r["startup_s"],
+            {True: "yes", False: "no"}.get(r.get("started_from_snapshot"), "–"),
             r["rss_mb_after_load"],
         ]
         for r in http["runs"]

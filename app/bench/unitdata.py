@@ -87,8 +87,10 @@ def build_unit(
     embedder_name: str,
     per_document: int = 10,
     seed: int = 0,
+    database_url: str | None = None,
 ) -> BuiltUnit:
-    """A data directory holding one unit of about ``count`` passages, as ``troly serve`` opens it.
+    """A data directory holding one unit of about ``count`` passages, as ``troly serve`` opens it
+    (its store in the data directory's SQLite, or in the database at ``database_url``).
 
     Documents go through ``prepare()``, as ingestion does (cleaning, passages with their
     offsets, ids, real tokens); only the embedding is replaced by synthesised vectors.
@@ -96,7 +98,7 @@ def build_unit(
     paragraph break, so that passages and generated paragraphs mostly coincide.
     """
     started = time.perf_counter()
-    settings = Settings(_env_file=None, data_dir=data_dir, database_url=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=data_dir, database_url=database_url)  # type: ignore[call-arg]
     data_dir.mkdir(parents=True, exist_ok=True)
     store = SqlDocumentStore.open(settings.db_url)
     rng = np.random.default_rng(seed)

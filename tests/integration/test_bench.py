@@ -11,10 +11,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from milvus_server import MilvusLite, milvus_server
+from postgres_server import PostgresServer
 
 from app.bench.cli import bench
 
 pytestmark = pytest.mark.slow
+
+__all__ = ["milvus_server"]  # the fixture, imported for pytest
 
 LEVEL_FIELDS = {
     "clients",
@@ -156,3 +160,58 @@ def test_quick_bench_writes_every_field(tmp_path: Path) -> None:
     for heading in ("## Targets", "## 1. Ingestion", "## 2. Questions over HTTP", "## 3. Scale", "## Reproduce"):
         assert heading in markdown
     assert (out / "profile.txt").exists()
+
+
+def test_milvus_bench_on_postgres_measures_cluster_mode(
+    tmp_path: Path, milvus_server: MilvusLite, postgres: PostgresServer
+) -> None:
+    """Ingestion and questions over HTTP on a given Milvus, the stores on a given PostgreSQL; the bench's
+    collections and databases are dropped afterwards."""
+    import sqlalchemy as sa
+    from pymilvus import MilvusClient
+
+    out = tmp_path / "bench"
+    arguments = ["--quick", "--backend", "milvus", "--milvus-uri", milvus_server.uri, "--parts", "ingest,http"]
+    arguments += ["--out", str(out), "--seed-documents", "1", "--ingest-passages", "6", "--sizes", "300"]
+    arguments += ["--clients", "1,2", "--requests", "4", "--duration", "5", "--variants", "omp1"]
+    arguments += ["--database-url", postgres.url()]
+    result = CliRunner().invoke(bench, arguments)
+    assert result.exit_code == 0, result.output + (str(result.exception) if result.exception else "")
+
+    report = json.loads((out / "bench.json").read_text(encoding="utf-8"))
+    assert report["backends"]["compared"] == ["milvus"] and report["backends"]["database_kind"] == "postgresql"
+    assert report["http"]["units"][0]["database_bytes"] > 0
+    assert milvus_server.uri in report["backends"]["milvus"]
+    assert set(report["backends"]["not_run"]) == {"scale", "profile", "stages"}
+    assert "ingestion" not in report and report["ingestion_milvus"]["backend"] == "milvus"
+    assert report["ingestion_milvus"]["passages"] > 0
+    runs = report["http"]["runs"]
+    assert [(run["backend"], run["size"]) for run in runs] == [("milvus", 300)]
+    assert runs[0]["fill"]["passages"] == report["http"]["units"][0]["passages"] > 0
+    assert [level["clients"] for level in runs[0]["levels"]] == [1, 2]
+    for level in runs[0]["levels"]:
+        assert level["requests"] > 0 and level["errors"] == 0, level
+    assert not report["http"]["stages"] and "scale" not in report
+
+    markdown = (out / "bench.md").read_text(encoding="utf-8")
+    assert "## Search backends side by side" in markdown and "| milvus |" in markdown
+    client = MilvusClient(uri=milvus_server.uri, dedicated=True)
+    try:
+        assert not [name for name in client.list_collections() if name.startswith("troly_bench_")]
+    finally:
+        client.close()
+    engine = sa.create_engine(postgres.url())
+    try:
+        with engine.connect() as conn:
+            databases = conn.exec_driver_sql("SELECT datname FROM pg_database").scalars().all()
+    finally:
+        engine.dispose()
+    assert not [name for name in databases if name.startswith("troly_bench_")]
+
+
+def test_an_unknown_backend_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    result = CliRunner().invoke(bench, ["--backend", "embedded,faiss", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "unknown search backend 'faiss'" in result.output and "embedded or milvus" in result.output
+    assert not out.exists()
