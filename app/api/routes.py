@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -28,7 +29,7 @@ from app.api.schemas import (
 )
 from app.api.streaming import ask_events, event_stream
 from app.domain import Turn
-from app.errors import NotReady
+from app.errors import DatabaseUnavailable, NotReady, SearchUnavailable
 from app.service.deps import AdminDep, AssistantDep, ReaderDep, ServicesDep, SettingsDep
 from app.service.readiness import readiness
 
@@ -41,12 +42,22 @@ _WRITE = (400, 401, 403, 413, 422, 429)
 
 @router.get("/healthz", response_model=Health, tags=["service"])
 def healthz(assistant: AssistantDep) -> Health:
+    """Liveness. A database or Milvus that does not answer leaves its counts null, and the answer 200: a
+    liveness probe that failed with them would restart every replica while they are down, and replicas
+    cannot start until they are back."""
     return Health(
         version=__version__,
         embedder=assistant.embedder.name,
-        units=len(assistant.list_units()),
-        passages=assistant.passage_count(),
+        units=_or_none(lambda: len(assistant.list_units())),
+        passages=_or_none(assistant.passage_count),
     )
+
+
+def _or_none(count: Callable[[], int]) -> int | None:
+    try:
+        return count()
+    except (DatabaseUnavailable, SearchUnavailable):
+        return None
 
 
 @router.get(

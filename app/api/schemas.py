@@ -58,11 +58,13 @@ class ErrorBody(BaseModel):
 
 
 class Health(BaseModel):
+    """Liveness: the process answers, whatever its backends do (their state is ``/readyz``'s)."""
+
     status: Literal["ok"] = "ok"
     version: str
     embedder: str
-    units: int
-    passages: int
+    units: int | None = Field(description="units served; null while the database does not answer")
+    passages: int | None = Field(description="passages searched; null while the database or Milvus does not answer")
 
 
 class Ready(BaseModel):

@@ -257,6 +257,9 @@ def test_postgresql_stopped_mid_run_is_a_503_until_it_is_back(tmp_path: Path, mi
             assert "cannot use the database" in error["message"] and "@127.0.0.1" in error["message"]
             assert_error(http.get(f"/v1/units/{OTHER}/documents"), 503, "database_unavailable")
             assert_error(http.get("/readyz"), 503, "not_ready")
+            # Alive all the same: a liveness probe must not restart replicas for their database's outage.
+            health = expect(http.get("/healthz"), 200).json()
+            assert (health["status"], health["units"], health["passages"]) == ("ok", None, 1)  # Milvus still counts
             assert replica.process.poll() is None  # degraded, not dead
 
             postgres.resume()  # the same port and data, as after a restart of the database

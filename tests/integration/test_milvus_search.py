@@ -335,6 +335,8 @@ def test_a_dead_milvus_is_a_503_until_it_is_back(
             failed = expect(http.post("/v1/chat/completions", json=chat), 503).json()
             assert failed["error"]["type"] == "server_error" and failed["error"]["code"] == "search_unavailable"
             assert_error(http.get("/readyz"), 503, "not_ready")
+            health = expect(http.get("/healthz"), 200).json()  # alive: units from the store, no passage count
+            assert (health["units"], health["passages"]) == (1, None)
 
             milvus.start()  # the same port and data folder, as after a restart of Milvus
             again = expect(http.post("/v1/ask", json=question), 200).json()
