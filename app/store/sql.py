@@ -143,7 +143,7 @@ class SqlDocumentStore:
         try:
             with self._db.write() as conn:
                 conn.execute(sa.insert(documents).values(_document_values(document)))
-                token_counts.count(conn, document.unit, tokens, 1)
+                token_counts.change(conn, document.unit, added=tokens)
                 return _insert_passages(conn, passages, tokens, vectors)
         except sa.exc.IntegrityError:
             stored = self._holding(document.unit, document.content_hash)
@@ -164,9 +164,9 @@ class SqlDocumentStore:
             with self._db.write() as conn:
                 _lock_document(conn, document.unit, document.id)
                 old = _passage_keys(conn, document.unit, document.id)
-                token_counts.count_stored(conn, document.unit, document.id, -1)
+                removed = token_counts.stored_tokens(conn, document.unit, document.id)
                 _delete_passages(conn, document.unit, document.id)
-                token_counts.count(conn, document.unit, tokens, 1)
+                token_counts.change(conn, document.unit, added=tokens, removed=removed)
                 values = _document_values(document)
                 del values["id"], values["unit"]
                 conn.execute(
@@ -185,7 +185,7 @@ class SqlDocumentStore:
         with self._db.write() as conn:
             _lock_document(conn, unit, document_id)
             keys = _passage_keys(conn, unit, document_id)
-            token_counts.count_stored(conn, unit, document_id, -1)
+            token_counts.change(conn, unit, removed=token_counts.stored_tokens(conn, unit, document_id))
             _delete_passages(conn, unit, document_id)
             conn.execute(sa.delete(documents).where(documents.c.id == document_id, documents.c.unit == unit))
         return keys

@@ -1,8 +1,9 @@
 """BM25's document frequencies kept in the database: how many of a unit's passages hold each index token.
 
-Every write of passages changes them in its own transaction (``count``), so they are exactly the stored
-passages' at every commit, for every replica at once. Concurrent writers touch the rows in token order:
-PostgreSQL's row locks are then always taken in one order, and two writers never deadlock on them.
+Every write of passages changes them in its own transaction (``change``), so they are exactly the stored
+passages' at every commit, for every replica at once. A write changes them with one statement whose rows
+are in token order, whatever it adds and takes away: PostgreSQL's row locks on them are then taken in one
+order by every writer, so that two writers wait for each other instead of deadlocking.
 """
 
 from __future__ import annotations
@@ -24,33 +25,35 @@ def counted(tokens: Iterable[Sequence[str]]) -> Counter[str]:
     return Counter(token for passage in tokens for token in set(passage))
 
 
-def count(conn: Connection, unit: str, tokens: Iterable[Sequence[str]], sign: int) -> None:
-    """Adds (``sign`` 1) or takes away (-1) these passages' tokens from the unit's counts."""
-    rows = [{"unit": unit, "token": t, "passages": n} for t, n in sorted(counted(tokens).items())]
-    if not rows:
+def change(
+    conn: Connection, unit: str, added: Iterable[Sequence[str]] = (), removed: Iterable[Sequence[str]] = ()
+) -> None:
+    """The unit's counts with these passages' tokens added and those taken away, as one upsert of the net
+    change per token, in token order (the only order rows are ever locked in), then the tokens no passage
+    holds any more deleted (rows this transaction has just locked)."""
+    delta = counted(added)
+    delta.subtract(counted(removed))
+    changed = [(t, n) for t, n in sorted(delta.items()) if n]
+    if not changed:
         return
+    rows = [{"unit": unit, "token": t, "passages": n} for t, n in changed]
     table = token_counts
-    if sign > 0:
-        insert = postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
-        statement = insert.on_conflict_do_update(
-            index_elements=[table.c.unit, table.c.token], set_={"passages": table.c.passages + insert.excluded.passages}
-        )
-        for start in range(0, len(rows), _BATCH):
-            conn.execute(statement, rows[start : start + _BATCH])
-        return
-    lower = (
-        sa.update(table)
-        .where(table.c.unit == sa.bindparam("u"), table.c.token == sa.bindparam("t"))
-        .values(passages=table.c.passages - sa.bindparam("n"))
+    insert = postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+    statement = insert.on_conflict_do_update(
+        index_elements=[table.c.unit, table.c.token], set_={"passages": table.c.passages + insert.excluded.passages}
     )
-    conn.execute(lower, [{"u": r["unit"], "t": r["token"], "n": r["passages"]} for r in rows])
-    conn.execute(sa.delete(table).where(table.c.unit == unit, table.c.passages <= 0))
+    for start in range(0, len(rows), _BATCH):
+        conn.execute(statement, rows[start : start + _BATCH])
+    emptied = [t for t, n in changed if n < 0]
+    for start in range(0, len(emptied), _BATCH):
+        batch = emptied[start : start + _BATCH]
+        conn.execute(sa.delete(table).where(table.c.unit == unit, table.c.token.in_(batch), table.c.passages <= 0))
 
 
-def count_stored(conn: Connection, unit: str, document_id: str, sign: int) -> None:
-    """``count`` of a document's stored passages (before they are deleted)."""
+def stored_tokens(conn: Connection, unit: str, document_id: str) -> list[list[str]]:
+    """A document's stored passages' tokens (read before they are deleted)."""
     query = sa.select(passages.c.tokens).where(passages.c.unit == unit, passages.c.document_id == document_id)
-    count(conn, unit, (row.split() for row in conn.scalars(query)), sign)
+    return [row.split() for row in conn.scalars(query)]
 
 
 def frequencies(conn: Connection, units: Sequence[str], tokens: Sequence[str]) -> dict[str, int]:
