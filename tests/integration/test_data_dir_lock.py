@@ -12,16 +12,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from llm_servers import free_port
+from serve_process import ServeProcess, serving, troly_env
 from troly_testkit import expect
 
 from app.domain import DocumentInput
@@ -33,28 +32,17 @@ from app.wiring import open_assistant
 UNIT = "bo-tttt"
 QUESTION = "Trợ lý ảo phải trả lời được bao nhiêu phần trăm câu hỏi?"
 ANSWER = "Bộ trưởng yêu cầu trợ lý ảo phải trả lời được 90% câu hỏi của cán bộ, công chức."
-START_S = 180  # the model loads in a few seconds; the machine may be busy
 ADVICE = "stop it, or use another TROLY_DATA_DIR; several processes sharing one knowledge base need cluster mode"
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[str]
-    url: str
-    log: Path
-
-    def ask(self) -> str | None:
-        body = {"question": QUESTION, "unit": UNIT, "top_k": 1}
-        answer: str | None = expect(httpx.post(self.url + "/v1/ask", json=body, timeout=60), 200).json()["answer"]
-        return answer
+def _ask(server: ServeProcess) -> str | None:
+    body = {"question": QUESTION, "unit": UNIT, "top_k": 1}
+    answer: str | None = expect(httpx.post(server.url + "/v1/ask", json=body, timeout=60), 200).json()["answer"]
+    return answer
 
 
 def _env(data: Path) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TROLY_")},
-        "TROLY_DATA_DIR": str(data),
-        "TQDM_DISABLE": "1",
-    }
+    return troly_env(data_dir=str(data))
 
 
 def _troly(data: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -63,34 +51,9 @@ def _troly(data: Path, *args: str, timeout: float = 120) -> subprocess.Completed
     return subprocess.run(command, env=_env(data), capture_output=True, text=True, timeout=timeout, check=False)
 
 
-@contextmanager
-def _serve(data: Path, log: Path, *args: str) -> Iterator[Server]:
-    """`troly serve` on ``data`` in its own process, once it answers; stopped by its pid at the end
-    (SIGTERM, then SIGKILL), unless the test has stopped it already."""
-    port = free_port()
-    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *args]
-    process = subprocess.Popen(command, env=_env(data), stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True)
-    server = Server(process, f"http://127.0.0.1:{port}", log)
-    try:
-        deadline = time.monotonic() + START_S
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(server.url + "/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "troly serve did not become ready:\n" + log.read_text()
-            time.sleep(0.3)
-        yield server
-    finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait()
+def _serve(data: Path, log: Path, *args: str) -> AbstractContextManager[ServeProcess]:
+    """`troly serve` on ``data`` in its own process, once it is ready (serve_process.serving)."""
+    return serving(_env(data), log, *args)
 
 
 @pytest.fixture()
@@ -130,7 +93,7 @@ def test_a_second_server_on_a_held_data_dir_is_refused_and_the_first_keeps_answe
 ) -> None:
     data = tmp_path / "data"
     with _serve(data, tmp_path / "first.log", "--corpus", str(corpus)) as first:
-        assert first.ask() == ANSWER
+        assert _ask(first) == ANSWER
 
         second = _troly(data, "serve", "--port", str(free_port()))
 
@@ -139,20 +102,20 @@ def test_a_second_server_on_a_held_data_dir_is_refused_and_the_first_keeps_answe
         assert f"the data directory {data} is in use by another troly process (pid {first.process.pid}, since " in line
         assert ADVICE in line
         assert first.process.poll() is None, "the first server stopped"
-        assert first.ask() == ANSWER
+        assert _ask(first) == ANSWER
 
 
 def test_after_a_sigkill_the_kernel_has_let_go_and_a_new_server_starts(tmp_path: Path, corpus: Path) -> None:
     data = tmp_path / "data"
     with _serve(data, tmp_path / "first.log", "--corpus", str(corpus)) as first:
-        assert first.ask() == ANSWER
+        assert _ask(first) == ANSWER
         os.kill(first.process.pid, signal.SIGKILL)
         assert first.process.wait(timeout=60) == -signal.SIGKILL
     # No clean stop released anything: the file still names the dead process.
     assert json.loads((data / LOCK_FILE).read_text(encoding="utf-8"))["pid"] == first.process.pid
 
     with _serve(data, tmp_path / "again.log") as again:
-        assert again.ask() == ANSWER  # the dead one's knowledge base, now this one's
+        assert _ask(again) == ANSWER  # the dead one's knowledge base, now this one's
         assert json.loads((data / LOCK_FILE).read_text(encoding="utf-8"))["pid"] == again.process.pid
 
 
