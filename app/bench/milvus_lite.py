@@ -63,14 +63,33 @@ def check_installed() -> None:
         )
 
 
+class MilvusLiteFailed(RuntimeError):
+    """The server exited, or did not listen in time (its log says why)."""
+
+
 @contextlib.contextmanager
 def running(folder: Path) -> Iterator[MilvusLiteServer]:
     """A server over ``folder/data`` (its log in ``folder``), stopped by its PID on leaving."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = folder / "milvus-lite.log"
-    with log.open("ab") as sink:
-        process = subprocess.Popen(
+    process = launch(folder, port)
+    server = MilvusLiteServer(process, port, log)
+    try:
+        try:
+            wait_listening(process, port, log, READY_TIMEOUT_S)
+        except MilvusLiteFailed as exc:
+            raise click.ClickException(f"{exc}; see {log}") from None
+        yield server
+    finally:
+        stop(process, STOP_TIMEOUT_S)
+
+
+def launch(folder: Path, port: int) -> subprocess.Popen[bytes]:
+    """``milvus_lite server`` on 127.0.0.1:``port`` over ``folder/data``, its output appended to
+    ``folder/milvus-lite.log``, in a session of its own (a Ctrl-C meant for the caller does not reach it)."""
+    with (folder / "milvus-lite.log").open("ab") as sink:
+        return subprocess.Popen(
             [
                 *(sys.executable, "-m", "milvus_lite", "server"),
                 *("--host", "127.0.0.1", "--port", str(port), "--data-dir", str(folder / "data")),
@@ -80,34 +99,30 @@ def running(folder: Path) -> Iterator[MilvusLiteServer]:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             start_new_session=True,
         )
-    server = MilvusLiteServer(process, port, log)
-    try:
-        _wait_ready(server)
-        yield server
-    finally:
-        _stop(process)
 
 
-def _wait_ready(server: MilvusLiteServer) -> None:
-    """The port is bound only after the data folder is opened and its log replayed."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
+def wait_listening(process: subprocess.Popen[bytes], port: int, log: Path, timeout_s: float) -> None:
+    """Returns once the port accepts connections: it is bound only after the data folder is opened and its
+    log replayed. Raises ``MilvusLiteFailed`` if the server exits first or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise click.ClickException(f"milvus-lite exited with {server.process.returncode}; see {server.log}")
+        if process.poll() is not None:
+            raise MilvusLiteFailed(f"milvus-lite exited with {process.returncode}")
         try:
-            with socket.create_connection(("127.0.0.1", server.port), timeout=0.5):
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)
-    raise click.ClickException(f"milvus-lite did not listen within {READY_TIMEOUT_S:.0f} s; see {server.log}")
+    raise MilvusLiteFailed(f"milvus-lite did not listen within {timeout_s:.0f} s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """SIGINT by PID (milvus-lite's graceful stop), SIGKILL if it has not exited within ``timeout_s``."""
     if process.poll() is not None:
         return
     os.kill(process.pid, signal.SIGINT)
     try:
-        process.wait(timeout=STOP_TIMEOUT_S)
+        process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=STOP_TIMEOUT_S)
+        process.wait(timeout=timeout_s)

@@ -13,12 +13,8 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +22,8 @@ from pathlib import Path
 
 import pytest
 from llm_servers import free_port
+
+from app.bench import milvus_lite
 
 READY_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 15
@@ -51,42 +49,20 @@ class MilvusLite:
         return f"troly_test_{os.getpid()}_{next(self._names)}"
 
     def start(self) -> MilvusLite:
-        """Starts the server over the data folder (kept across restarts); returns once it accepts connections.
-        The port is bound only after the data folder is opened and its log replayed."""
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "milvus_lite", "server"),
-                    *("--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.folder / "data")),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"milvus-lite exited with {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"milvus-lite did not listen within {READY_TIMEOUT_S} s:\n{self.log.read_text()}")
+        """Starts the server over the data folder (kept across restarts); returns once it accepts connections."""
+        self.process = milvus_lite.launch(self.folder, self.port)
+        try:
+            milvus_lite.wait_listening(self.process, self.port, self.log, READY_TIMEOUT_S)
+        except milvus_lite.MilvusLiteFailed as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}:\n{self.log.read_text()}") from None
+        return self
 
     def stop(self) -> None:
         """SIGINT by PID (a graceful stop), SIGKILL if it has not exited in time."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.kill(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=STOP_TIMEOUT_S)
+        if process is not None:
+            milvus_lite.stop(process, STOP_TIMEOUT_S)
 
 
 @contextmanager
