@@ -72,12 +72,12 @@ def running(folder: Path) -> Iterator[MilvusLiteServer]:
     """A server over ``folder/data`` (its log in ``folder``), stopped by its PID on leaving."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    log = folder / "milvus-lite.log"
+    log = log_of(folder)
     process = launch(folder, port)
     server = MilvusLiteServer(process, port, log)
     try:
         try:
-            wait_listening(process, port, log, READY_TIMEOUT_S)
+            wait_listening(process, port, READY_TIMEOUT_S)
         except MilvusLiteFailed as exc:
             raise click.ClickException(f"{exc}; see {log}") from None
         yield server
@@ -85,10 +85,15 @@ def running(folder: Path) -> Iterator[MilvusLiteServer]:
         stop(process, STOP_TIMEOUT_S)
 
 
+def log_of(folder: Path) -> Path:
+    """Where ``launch`` appends the server's output."""
+    return folder / "milvus-lite.log"
+
+
 def launch(folder: Path, port: int) -> subprocess.Popen[bytes]:
     """``milvus_lite server`` on 127.0.0.1:``port`` over ``folder/data``, its output appended to
     ``folder/milvus-lite.log``, in a session of its own (a Ctrl-C meant for the caller does not reach it)."""
-    with (folder / "milvus-lite.log").open("ab") as sink:
+    with log_of(folder).open("ab") as sink:
         return subprocess.Popen(
             [
                 *(sys.executable, "-m", "milvus_lite", "server"),
@@ -101,7 +106,7 @@ def launch(folder: Path, port: int) -> subprocess.Popen[bytes]:
         )
 
 
-def wait_listening(process: subprocess.Popen[bytes], port: int, log: Path, timeout_s: float) -> None:
+def wait_listening(process: subprocess.Popen[bytes], port: int, timeout_s: float) -> None:
     """Returns once the port accepts connections: it is bound only after the data folder is opened and its
     log replayed. Raises ``MilvusLiteFailed`` if the server exits first or ``timeout_s`` passes."""
     deadline = time.monotonic() + timeout_s

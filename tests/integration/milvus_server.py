@@ -42,7 +42,7 @@ class MilvusLite:
 
     @property
     def log(self) -> Path:
-        return self.folder / "milvus-lite.log"
+        return milvus_lite.log_of(self.folder)
 
     def new_collection(self) -> str:
         """A collection name no other test of the session uses (each test starts empty)."""
@@ -52,7 +52,7 @@ class MilvusLite:
         """Starts the server over the data folder (kept across restarts); returns once it accepts connections."""
         self.process = milvus_lite.launch(self.folder, self.port)
         try:
-            milvus_lite.wait_listening(self.process, self.port, self.log, READY_TIMEOUT_S)
+            milvus_lite.wait_listening(self.process, self.port, READY_TIMEOUT_S)
         except milvus_lite.MilvusLiteFailed as exc:
             self.stop()
             raise RuntimeError(f"{exc}:\n{self.log.read_text()}") from None

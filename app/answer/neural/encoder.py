@@ -142,7 +142,7 @@ def mean_pool(x: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
 class CrossEncoder(nn.Module):
     """Scores pairs. While training, the frozen bottom layers run in bf16 (2–3× faster on this
     CPU) and the adapted top layers and the head in fp32; ``for_serving`` then folds the
-    adapters in and runs every layer in bf16 (docs/performance.md)."""
+    adapters in and keeps every layer's linear maps in bf16 (docs/performance.md)."""
 
     def __init__(self, encoder: Encoder, adapt_from: int, rank: int, alpha: float) -> None:
         super().__init__()
