@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from app.answer.evidence import Candidate, Idf, evidence_features, sentence_candidates, sigmoid
 from app.answer.features import LEXICAL, FeatureSet
+from app.answer.mismatch import answers_another_question
 from app.answer.model import AnswerModel
 from app.answer.question import QuestionProfile
 from app.answer.reader import DocumentPeriodsOf, Reading
@@ -64,15 +65,21 @@ def judge(
 ) -> Extraction:
     """The answer ``model`` gives over non-empty ``candidates`` (each carrying ``features.sentence``):
     the ranked best sentence, perhaps with the runner-up, and the confidence in it. Every reader
-    and the tuning that fits their models decide through here."""
+    and the tuning that fits their models decide through here.
+
+    An answer that speaks of another period or variant than the question asks about
+    (``answers_another_question``) gets confidence 0: whatever the model's score, it answers
+    another question. A runner-up that does so is left out of the answer instead."""
     scores = [model.sentence(c.features) for c in candidates]
     best, sentences = choose(candidates, scores, model.second_sentence_gap, max_chars)
     chosen = candidates[best]
+    if len(sentences) > 1:
+        sentences = tuple(c for c in sentences if c is chosen or not answers_another_question(question.text, c.text))
     evidence = evidence_features(
         question, hits, candidates, scores, best, idf, sentences, document_periods(hits[chosen.hit])
     ) + features.extra_evidence(candidates, best)
     text = clip(" ".join(c.text for c in sentences), max_chars)
-    confidence = sigmoid(model.confidence(evidence))
+    confidence = 0.0 if answers_another_question(question.text, chosen.text) else sigmoid(model.confidence(evidence))
     return Extraction(chosen.hit, chosen.start, chosen.end, text, confidence, evidence, tuple(sentences))
 
 

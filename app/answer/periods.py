@@ -61,6 +61,21 @@ def time_conflict(question: str, answer: str, context: str) -> float:
     return 1.0 if asked.years and said.years and not asked.years & said.years else 0.0
 
 
+def period_clash(question: str, answer: str) -> bool:
+    """True when the answer reports on another period than the question asks about and never
+    names the asked one, not even as the point of comparison: an answer about 7/2023 to a
+    question about 6/2023, about Quý 2 to one about Quý I, about 2014 to one about 2004, answers
+    another question however well it scores. Unlike ``time_conflict``, a heading of the passage
+    that names the asked period does not excuse it: the answer's own words place it elsewhere.
+    Compared at the most precise kind of period both name (months, quarters), else by year."""
+    asked, reported, named = _periods(question), named_periods(answer), _periods(answer)
+    if asked.months and reported.months:
+        return not asked.months & named.months
+    if asked.quarters and reported.quarters:
+        return not asked.quarters & named.quarters
+    return bool(asked.years and reported.years and not asked.years & named.years)
+
+
 def period_unnamed(question: str, document: Periods) -> float:
     """1 when the question names a period (its most precise one: month, else quarter, else year)
     that the document never names. ``document``: ``named_periods`` of its title, date and text;

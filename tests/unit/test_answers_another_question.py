@@ -1,0 +1,98 @@
+"""The guard that abstains on an answer to another question: another period, another variant."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.answer.extract import LexicalReader
+from app.answer.mismatch import variant_clash
+from app.answer.model import AnswerModel, LinearModel
+from app.answer.periods import Periods, period_clash
+from app.answer.question import profile
+from app.domain import Passage, PassageHit
+from app.text.normalize import normalize
+
+ATTACKS = "- Tấn công mạng tháng 7/2023 là 836 cuộc, giảm 15% so với cùng kỳ tháng 7/2022 (983 cuộc)."
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "clash"),
+    [
+        ("Số cuộc tấn công mạng trong tháng 6/2023 là bao nhiêu?", ATTACKS, True),
+        ("Số cuộc tấn công mạng trong tháng 7/2023 là bao nhiêu?", ATTACKS, False),
+        # The asked period named as the point of comparison: the figure may be there.
+        ("Trong tháng 7/2022, Việt Nam ghi nhận bao nhiêu vụ tấn công mạng?", ATTACKS, False),
+        ("Tỷ trọng kinh tế số/GDP trong Quý I/2023 ước đạt bao nhiêu?", "Tỷ trọng Quý 2 năm 2023 đạt 15,26%.", True),
+        ("Tỷ trọng kinh tế số/GDP Quý II/2023 ước đạt bao nhiêu?", "Tỷ trọng Quý 2 năm 2023 đạt 15,26%.", False),
+        ("ENR đã biên dịch gì vào năm 2004?", "Trong năm 2014, ENR đã tổng hợp dữ liệu.", True),
+        # A month asked, only another year given.
+        ("Doanh thu tháng 6/2023 là bao nhiêu?", "Doanh thu năm 2021 đạt 900 triệu USD.", True),
+        # A month asked, the same year given: the answer may well be about that month.
+        ("Doanh thu tháng 6/2023 là bao nhiêu?", "Năm 2023 doanh thu đạt 900 triệu USD.", False),
+        # Nothing to compare.
+        ("Doanh thu bưu chính là bao nhiêu?", ATTACKS, False),
+        ("Doanh thu năm 2021 là bao nhiêu?", "Doanh thu đạt 900 triệu USD.", False),
+    ],
+)
+def test_period_clash(question: str, answer: str, clash: bool) -> None:
+    assert period_clash(normalize(question), normalize(answer)) is clash
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "clash"),
+    [
+        ("Mạng 3G sẽ bị tắt sóng từ ngày nào?", "Từ 15/9/2024 sẽ tắt sóng 2G theo quy định.", True),
+        ("Hộp nào là bắt buộc để xem MPEG-3?", "Các chương trình ở định dạng MPEG-2 theo chuẩn DVB.", True),
+        ("Mạng 3G sẽ bị tắt sóng từ ngày nào?", "Sau 2G, mạng 3G sẽ tắt sóng từ năm 2028.", False),
+        ("Mạng 3G sẽ bị tắt sóng từ ngày nào?", "Mạng di động sẽ tắt sóng từ năm 2028.", False),
+        # Lower-case units are figures, not names of things.
+        ("Tuyến cáp dài 100km đi qua đâu?", "Tuyến cáp dài 120km đi qua Đà Nẵng.", False),
+    ],
+)
+def test_variant_clash(question: str, answer: str, clash: bool) -> None:
+    assert variant_clash(question, answer) is clash
+
+
+def _hit(text: str) -> PassageHit:
+    return PassageHit(Passage("p1", "d1", "u", 0, 0, len(text), text), "Báo cáo tháng 7/2023", None, 1.0, dense=0.9)
+
+
+NO_PERIODS = Periods(frozenset(), frozenset(), frozenset())
+
+
+def _reader(gap: float) -> LexicalReader:
+    """A model whose ranker follows word overlap and whose confidence is high for any answer."""
+    untrained = AnswerModel.untrained()
+    sentence = LinearModel((5.0,) + (0.0,) * (len(untrained.sentence.weights) - 1), 0.0)
+    confidence = LinearModel(untrained.confidence.weights, 10.0)
+    return LexicalReader(AnswerModel(sentence, confidence, 0.5, "test", second_sentence_gap=gap))
+
+
+def _read(reader: LexicalReader, question: str, passage: str) -> tuple[str, float]:
+    hits = [_hit(normalize(passage))]
+    q = profile(normalize(question))
+    found = reader.read(q, hits, lambda _: 1.0, lambda _: NO_PERIODS)
+    assert found is not None
+    return found.text, found.confidence
+
+
+def test_the_reader_abstains_on_an_answer_about_another_month() -> None:
+    passage = "Tấn công mạng tháng 7/2023 là 836 cuộc. Doanh thu bưu chính đạt 4.900 tỷ đồng."
+    text, confidence = _read(_reader(gap=0.0), "Tấn công mạng tháng 6/2023 là bao nhiêu cuộc?", passage)
+    assert "836" in text and confidence == 0.0
+    text, confidence = _read(_reader(gap=0.0), "Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?", passage)
+    assert "836" in text and confidence > 0.99
+
+
+def test_a_runner_up_about_another_year_is_left_out_of_the_answer() -> None:
+    passage = (
+        "Bộ trưởng nghe Vụ Khoa học Công nghệ trình bày về chuyển đổi số trong Quý II/2023. "
+        "Cục hoàn thiện báo cáo về chuyển đổi số năm 2022."
+    )
+    question = "Vụ nào trình bày về chuyển đổi số trong Quý II/2023?"
+    text, confidence = _read(_reader(gap=100.0), question, passage)
+    assert text.startswith("Bộ trưởng nghe Vụ Khoa học Công nghệ") and "2022" not in text
+    assert confidence > 0.99
+    # Without a clash, the close runner-up joins as usual.
+    text, _ = _read(_reader(gap=100.0), "Vụ nào trình bày về chuyển đổi số?", passage)
+    assert "2022" in text
