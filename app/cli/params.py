@@ -8,9 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from app.evaluation.dataset import Question
 
 T = TypeVar("T")
 
@@ -66,6 +69,41 @@ class AnswerRateFloorType(click.ParamType[AnswerRateFloor, object]):
         if not sep or not 0.0 <= parsed <= 1.0:
             self.fail(floor.problem(), param, ctx)
         return floor
+
+
+@dataclass(frozen=True)
+class CrossFit:
+    """``PART=DELTA``: the tuning questions of PART (K/N) are read by the reader delta at DELTA."""
+
+    part: str
+    delta: Path
+
+    def reads(self, question: Question) -> bool:
+        """Whether this delta reads ``question``: it is in the part."""
+        from app.evaluation.split import select_part
+
+        return bool(select_part([question], self.part))
+
+
+class CrossFitType(click.ParamType[CrossFit, object]):
+    """``K/N=DELTA``, the part well-formed and the delta file existing."""
+
+    name = "K/N=DELTA"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> CrossFit:
+        from app.errors import InvalidInput
+        from app.evaluation.split import parse_part
+
+        if isinstance(value, CrossFit):
+            return value
+        part, sep, delta = str(value).partition("=")
+        try:
+            parse_part(part)
+        except InvalidInput:
+            sep = ""
+        if not sep or not Path(delta).is_file():
+            self.fail(f"{value!r} is not K/N=DELTA with K/N a part (e.g. 1/4) and DELTA an existing file", param, ctx)
+        return CrossFit(part, Path(delta))
 
 
 class CommaSeparated(click.ParamType[tuple[T, ...], object], Generic[T]):

@@ -8,10 +8,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from app.cli.params import AnswerRateFloor, AnswerRateFloorType, ConfidenceFeature, QuestionSet, QuestionSetType
+from app.cli.params import (
+    AnswerRateFloor,
+    AnswerRateFloorType,
+    ConfidenceFeature,
+    CrossFit,
+    CrossFitType,
+    QuestionSet,
+    QuestionSetType,
+)
 from app.cli.runtime import Runtime, fail_cleanly, pass_runtime
 
 if TYPE_CHECKING:
+    from app.evaluation.dataset import Question
     from app.tuning.training import Example, HeldOut
 
 
@@ -69,6 +78,15 @@ if TYPE_CHECKING:
     help="The reader whose answer model to fit: neural adds the cross-encoder's scores to the lexical "
     "features [default out: neural_answer_model.json in the data directory].",
 )
+@click.option(
+    "--cross-fit",
+    "cross_fits",
+    multiple=True,
+    type=CrossFitType(),
+    help="With --reader neural (repeatable): the questions of part K/N of every set are read by the reader "
+    "delta DELTA, one trained without them, so that the answer model learns how far to trust the reader on "
+    "questions it has not seen; other questions are read by the configured delta.",
+)
 @pass_runtime
 def tune(
     runtime: Runtime,
@@ -83,6 +101,7 @@ def tune(
     without: tuple[str, ...],
     folds: int | None,
     reader: str,
+    cross_fits: tuple[CrossFit, ...],
 ) -> None:
     """Fit the sentence ranker, the confidence and the abstention threshold on dev questions."""
     from app.answer.features import FEATURE_SETS
@@ -90,15 +109,19 @@ def tune(
 
     sets = [QuestionSet(questions, corpus), *more]
     rates = _rates(sets, floors)
+    if cross_fits and reader != "neural":
+        raise click.BadParameter("reader deltas are for --reader neural", param_hint="--cross-fit")
     fitting = Fitting(gap, false_answer_cost, without, FEATURE_SETS[reader])
     with fail_cleanly():
         collected, embedder = _collect(runtime, sets, part)
         if reader == "neural":
-            collected = _read_shortlists(runtime, collected)
+            collected = _read_shortlists(runtime, collected, cross_fits)
         if folds is not None:
             _print_cross_validation(cross_validate_sets(collected, rates, folds, fitting), folds)
             return
         label = " + ".join(s.questions.name for s in sets) + (f", part {part}" if part else "")
+        if cross_fits:
+            label += "; reader cross-fitted: " + ", ".join(f"{c.part} read by {c.delta.name}" for c in cross_fits)
         model = fit_sets(collected, rates, label, embedder, fitting)
     target = out or (
         runtime.settings.tuned_neural_model_path if reader == "neural" else runtime.settings.tuned_model_path
@@ -143,22 +166,32 @@ def _collect(runtime: Runtime, sets: Sequence[QuestionSet], part: str | None) ->
     return collected, embedder
 
 
-def _read_shortlists(runtime: Runtime, collected: dict[Path, list[Example]]) -> dict[Path, list[Example]]:
-    """Each example's lexical shortlist, re-read by the neural reader's cross-encoder."""
+def _read_shortlists(
+    runtime: Runtime, collected: dict[Path, list[Example]], cross_fits: Sequence[CrossFit] = ()
+) -> dict[Path, list[Example]]:
+    """Each example's lexical shortlist, re-read by the neural reader's cross-encoder: the one of the
+    first ``cross_fits`` part that holds the question, else the configured one."""
     from tqdm import tqdm
 
     from app.answer.model import AnswerModel
-    from app.answer.neural.scorer import CrossEncoderScorer
+    from app.answer.neural.scorer import CrossEncoderScorer, PairScorer
     from app.tuning.neural_examples import with_reader
     from app.wiring import answer_model_path, reader_delta_path
 
     settings = runtime.settings
-    scorer = CrossEncoderScorer.open(reader_delta_path(settings), threads=settings.threads or 0)
+    scorers: dict[Path, PairScorer] = {}
+
+    def scorer_for(question: Question) -> PairScorer:
+        delta = next((c.delta for c in cross_fits if c.reads(question)), reader_delta_path(settings))
+        if delta not in scorers:
+            scorers[delta] = CrossEncoderScorer.open(delta, threads=settings.threads or 0)
+        return scorers[delta]
+
     lexical = AnswerModel.load(answer_model_path(settings))
     out: dict[Path, list[Example]] = {}
     for path, examples in collected.items():
         with tqdm(total=len(examples), desc=f"reading {path.name}", unit="q", disable=None) as bar:
-            out[path] = with_reader(examples, lexical, scorer, settings.reader_shortlist, progress=bar.update)
+            out[path] = with_reader(examples, lexical, scorer_for, settings.reader_shortlist, progress=bar.update)
     return out
 
 

@@ -462,6 +462,16 @@ def test_tune_refuses_an_unknown_feature_and_writes_nothing(workspace: Workspace
     assert not out.exists()
 
 
+def test_tune_refuses_reader_deltas_for_the_lexical_reader_and_writes_nothing(workspace: Workspace) -> None:
+    out = workspace.root / "never-written.json"
+    delta = workspace.root / "other-reader-delta.npz"
+    delta.write_bytes(b"")
+    result = _tune(workspace, out, "--cross-fit", f"1/2={delta}")
+    assert result.exit_code == 2, result.output
+    assert "--cross-fit" in result.output and "for --reader neural" in result.output
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "floor",
     ["elsewhere.jsonl=0.9", "{questions}=1.5", "{questions}=most", "{questions}"],

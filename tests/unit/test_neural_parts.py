@@ -1,8 +1,10 @@
-"""The neural reader's pieces that need no model: shortlist, features, loss, delta file, set syntax."""
+"""The neural reader's pieces that need no model: shortlist, features, loss, delta file, set syntax,
+the re-reading of tuning questions."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -10,13 +12,22 @@ import numpy as np
 import pytest
 import torch
 
-from app.answer.evidence import Candidate
+from app.answer.evidence import Candidate, Evidence, sentence_candidates
 from app.answer.features import NEURAL, reader_evidence
+from app.answer.model import AnswerModel
 from app.answer.neural.delta import Card, Delta, Recipe, load_delta, save_delta
 from app.answer.neural.reader import shortlist
+from app.answer.neural.tokenizer import PairText
+from app.answer.periods import Periods
+from app.answer.question import profile
 from app.cli.train_reader import TrainingSetType
+from app.domain import Passage, PassageHit
 from app.errors import ReaderUnavailable
+from app.evaluation.dataset import Question
+from app.text.normalize import normalize
+from app.tuning.neural_examples import with_reader
 from app.tuning.reader_training import Group, _listwise_loss
+from app.tuning.training import Example
 
 
 def _candidate(text: str, logit: float = 0.0) -> Candidate:
@@ -78,3 +89,31 @@ def test_training_sets_name_their_part(tmp_path: Path) -> None:
     assert TrainingSetType().convert(f"{questions}={corpus}", None, None).part is None
     with pytest.raises(click.BadParameter, match="QUESTIONS=CORPUS"):
         TrainingSetType().convert(f"{questions}={tmp_path / 'nothing'}", None, None)
+
+
+class _Constant:
+    """A pair scorer that gives every pair the same logit."""
+
+    def __init__(self, logit: float) -> None:
+        self.logit = logit
+
+    def score(self, pairs: Sequence[PairText]) -> list[float]:
+        return [self.logit] * len(pairs)
+
+
+def test_each_tuning_question_is_read_by_the_scorer_chosen_for_it() -> None:
+    passage = normalize("Tấn công mạng tháng 7/2023 là 836 cuộc. Doanh thu bưu chính đạt 4.900 tỷ đồng.")
+    hits = [PassageHit(Passage("p1", "d1", "u", 0, 0, len(passage), passage), "Báo cáo", None, 1.0, dense=0.9)]
+    examples = []
+    for i in range(6):
+        q = profile(normalize("Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?"))
+        candidates = sentence_candidates(q, hits, lambda _: 1.0)
+        periods = Periods(frozenset(), frozenset(), frozenset())
+        evidence = Evidence(q, hits, candidates, lambda _: 1.0, {"p1": periods})
+        examples.append(Example(Question(f"q{i}", q.text, ("836 cuộc",)), evidence, ()))
+    odd, even = _Constant(1.5), _Constant(-2.5)
+    read = with_reader(examples, AnswerModel.untrained(), lambda q: odd if int(q.id[1:]) % 2 else even, 6)
+    assert [ex.question.id for ex in read] == [f"q{i}" for i in range(6)]
+    for i, ex in enumerate(read):
+        assert {c.features[-1] for c in ex.evidence.candidates} == {1.5 if i % 2 else -2.5}
+        assert ex.labels == tuple("836 cuộc" in c.text for c in ex.evidence.candidates)
