@@ -135,7 +135,9 @@ class Answerer:
         order = list(range(len(r.hits)))
         highlight: dict[int, tuple[int, int]] = {}
         if reading is not None:
-            confidence = reading.confidence
+            # Decided on the confidence as answers show and store it (4 digits), so that a recount
+            # from stored answers (`troly eval trade-off`) reproduces every decision.
+            confidence = round(reading.confidence, 4)
             # The passage that holds the answer is cited first.
             order.remove(reading.hit)
             order.insert(0, reading.hit)
@@ -147,7 +149,7 @@ class Answerer:
             question=r.question,
             unit=r.unit,
             answer=answer_text,
-            confidence=round(confidence, 4),
+            confidence=confidence,
             citations=[cite(r.hits[i], highlight.get(i)) for i in order[: r.top_k]],
             timings_ms=r.watch.laps_ms,
             draft=reading.text if reading is not None else None,

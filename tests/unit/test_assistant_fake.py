@@ -9,9 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.answer.evidence import Idf
 from app.answer.model import AnswerModel
+from app.answer.question import QuestionProfile
+from app.answer.reader import Reading
 from app.assistant import Assistant
-from app.domain import DocumentInput
+from app.domain import DocumentInput, PassageHit
+from app.embedding.base import Embedder
 from app.errors import EmbedderMismatch, EmptyDocument, InvalidInput, UnitNotFound
 from app.settings import Settings
 from app.store import SqlDocumentStore
@@ -354,3 +358,39 @@ def test_a_repeated_question_reuses_its_vector_unless_the_cache_is_off(
     a.ask("Có bao nhiêu doanh nghiệp bưu chính?", unit=UNIT)
     assert len(calls) == embedded
     assert [c.passage_id for c in again.citations] == [c.passage_id for c in first.citations]
+
+
+class _FixedReader:
+    """A reader that always finds the first sentence of the best passage, with a fixed confidence."""
+
+    name = "lexical"
+    threshold = 0.215
+
+    def __init__(self, confidence: float) -> None:
+        self.confidence = confidence
+
+    def read(
+        self, question: QuestionProfile, hits: Sequence[PassageHit], idf: Idf, document_periods: object
+    ) -> Reading:
+        return Reading(0, 0, 10, hits[0].passage.text[:10], self.confidence)
+
+
+@pytest.mark.parametrize(("confidence", "answered"), [(0.21496, True), (0.21494, False), (0.2151, True)])
+def test_the_answer_is_decided_on_the_confidence_it_shows(
+    data_dir: Path,
+    make_fake_embedder: Callable[..., Embedder],
+    settings_factory: Callable[..., Settings],
+    confidence: float,
+    answered: bool,
+) -> None:
+    # A recount of stored answers at the threshold (troly eval trade-off) must give the same decision.
+    settings = settings_factory(data_dir)
+    data_dir.mkdir(parents=True)
+    store = SqlDocumentStore.open(settings.db_url)
+    embedder = make_fake_embedder("fake/bag-of-syllables-64")
+    a = Assistant(store, embedder, AnswerModel.load(), settings, reader=_FixedReader(confidence))
+    a.create_unit(UNIT, "Cục Viễn thông")
+    a.add_documents(UNIT, [DOC_2G])
+    answer = a.ask("Từ ngày nào sẽ tắt sóng 2G?", unit=UNIT)
+    assert (answer.answer is not None) is answered
+    assert (answer.confidence >= a.answerer.threshold) is answered
