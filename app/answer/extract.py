@@ -74,12 +74,12 @@ def judge(
     best, sentences = choose(candidates, scores, model.second_sentence_gap, max_chars)
     chosen = candidates[best]
     if len(sentences) > 1:
-        sentences = tuple(c for c in sentences if c is chosen or not answers_another_question(question.text, c.text))
+        sentences = tuple(c for c in sentences if c is chosen or not answers_another_question(question, c.text))
     evidence = evidence_features(
         question, hits, candidates, scores, best, idf, sentences, document_periods(hits[chosen.hit])
     ) + features.extra_evidence(candidates, best)
     text = clip(" ".join(c.text for c in sentences), max_chars)
-    confidence = 0.0 if answers_another_question(question.text, chosen.text) else sigmoid(model.confidence(evidence))
+    confidence = 0.0 if answers_another_question(question, chosen.text) else sigmoid(model.confidence(evidence))
     return Extraction(chosen.hit, chosen.start, chosen.end, text, confidence, evidence, tuple(sentences))
 
 

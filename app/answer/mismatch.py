@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from app.answer.periods import period_clash
+from app.answer.question import AnswerType, QuestionProfile
 
 # A name made of capital letters and digits: "3G", "MPEG-2", "IPv6", "H5N1". Lower-case units
 # ("100km") are left out: a different figure with the same unit is the reader's business.
@@ -22,16 +23,23 @@ def _shape(code: str) -> str:
 
 
 def variant_clash(question: str, answer: str) -> bool:
-    """True when the question names a code ("3G") that the answer lacks while the answer names
-    another of the same shape ("2G"): the same kind of thing, another one of it."""
-    given = {code.lower() for code in _CODE.findall(answer)}
+    """True when the answer names a code of the same shape as one the question names ("2G" for
+    "3G") and none of the question's codes of that shape, in any case or hyphenated
+    ("5G-Advanced" names 5G)."""
+    given = {_shape(code) for code in _CODE.findall(answer)}
+    asked: dict[str, list[str]] = {}
     for code in _CODE.findall(question):
-        wanted = code.lower()
-        if wanted not in given and any(_shape(other) == _shape(wanted) for other in given):
-            return True
-    return False
+        asked.setdefault(_shape(code), []).append(code)
+    return any(shape in given and not any(_named(code, answer) for code in codes) for shape, codes in asked.items())
 
 
-def answers_another_question(question: str, answer: str) -> bool:
-    """The answer speaks of another period or another variant than the question asks about."""
-    return period_clash(question, answer) or variant_clash(question, answer)
+def _named(code: str, text: str) -> bool:
+    return re.search(rf"(?<![\w]){re.escape(code)}(?![\w])", text, re.IGNORECASE) is not None
+
+
+def answers_another_question(question: QuestionProfile, answer: str) -> bool:
+    """The answer speaks of another variant than the question asks about, or of another period
+    when the question does not ask about time."""
+    return variant_clash(question.text, answer) or (
+        question.answer_type is not AnswerType.TIME and period_clash(question.text, answer)
+    )

@@ -61,14 +61,32 @@ def time_conflict(question: str, answer: str, context: str) -> float:
     return 1.0 if asked.years and said.years and not asked.years & said.years else 0.0
 
 
+# Document numbers ("Nghị định 13/2023/NĐ-CP", "Luật 24/2018/QH14") name no period.
+_DOCUMENT_NUMBER = re.compile(r"(?<![\d/])\d{1,4}/(?:19|20)\d{2}/[\w-]+")
+# What a sentence compares with, to the end of its clause: "so với quý I năm 2022", "gấp đôi năm 2022".
+_COMPARED = re.compile(r"\b(?:so với|gấp|cao hơn|thấp hơn|nhiều hơn|ít hơn)\b[^,;.]*")
+# A span of years covers each of them: "giai đoạn 2021-2025", "từ năm 2020 đến 2025".
+_RANGE = re.compile(r"((?:19|20)\d{2})\s*(?:-|–|đến|tới)\s*(?:năm\s+)?((?:19|20)\d{2})(?!\d)")
+
+
+def _guarded(text: str) -> Periods:
+    """``_periods`` without document numbers, with real months only and every year of a span."""
+    lowered = _DOCUMENT_NUMBER.sub(" ", text.lower())
+    found = _periods(lowered)
+    spans = {str(y) for a, b in _RANGE.findall(lowered) for y in range(int(a), int(b) + 1) if int(b) - int(a) <= 50}
+    return Periods(found.years | spans, frozenset(m for m in found.months if 1 <= m[0] <= 12), found.quarters)
+
+
 def period_clash(question: str, answer: str) -> bool:
     """True when the answer reports on another period than the question asks about and never
     names the asked one, not even as the point of comparison: an answer about 7/2023 to a
     question about 6/2023, about Quý 2 to one about Quý I, about 2014 to one about 2004, answers
     another question however well it scores. Unlike ``time_conflict``, a heading of the passage
     that names the asked period does not excuse it: the answer's own words place it elsewhere.
-    Compared at the most precise kind of period both name (months, quarters), else by year."""
-    asked, reported, named = _periods(question), named_periods(answer), _periods(answer)
+    Compared at the most precise kind of period both name (months, quarters), else by year.
+    (A question *about* time is not for this test: its answer is another period by nature.)"""
+    asked, named = _guarded(question), _guarded(answer)
+    reported = _guarded(_COMPARED.sub(" ", answer.lower()))
     if asked.months and reported.months:
         return not asked.months & named.months
     if asked.quarters and reported.quarters:

@@ -171,6 +171,8 @@ def _read_shortlists(
 ) -> dict[Path, list[Example]]:
     """Each example's lexical shortlist, re-read by the neural reader's cross-encoder: the one of the
     first ``cross_fits`` part that holds the question, else the configured one."""
+    from collections import Counter
+
     from tqdm import tqdm
 
     from app.answer.model import AnswerModel
@@ -181,8 +183,11 @@ def _read_shortlists(
     settings = runtime.settings
     scorers: dict[Path, PairScorer] = {}
 
+    read_by: Counter[Path] = Counter()
+
     def scorer_for(question: Question) -> PairScorer:
         delta = next((c.delta for c in cross_fits if c.reads(question)), reader_delta_path(settings))
+        read_by[delta] += 1
         if delta not in scorers:
             scorers[delta] = CrossEncoderScorer.open(delta, threads=settings.threads or 0)
         return scorers[delta]
@@ -192,6 +197,9 @@ def _read_shortlists(
     for path, examples in collected.items():
         with tqdm(total=len(examples), desc=f"reading {path.name}", unit="q", disable=None) as bar:
             out[path] = with_reader(examples, lexical, scorer_for, settings.reader_shortlist, progress=bar.update)
+    if cross_fits:
+        # A part that misses its mark (2/4 for 3/4) would leave questions to a reader trained on them: say so.
+        click.echo("questions read by: " + ", ".join(f"{delta} {n}" for delta, n in read_by.items()))
     return out
 
 

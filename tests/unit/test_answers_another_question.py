@@ -29,6 +29,16 @@ ATTACKS = "- Tấn công mạng tháng 7/2023 là 836 cuộc, giảm 15% so vớ
         ("Doanh thu tháng 6/2023 là bao nhiêu?", "Doanh thu năm 2021 đạt 900 triệu USD.", True),
         # A month asked, the same year given: the answer may well be about that month.
         ("Doanh thu tháng 6/2023 là bao nhiêu?", "Năm 2023 doanh thu đạt 900 triệu USD.", False),
+        # The usual year-on-year wording compares; it does not report on the other year.
+        ("Doanh thu Quý I/2023 tăng bao nhiêu?", "Doanh thu tăng 5% so với quý I năm 2022.", False),
+        ("Doanh thu năm 2023 tăng bao nhiêu?", "Doanh thu cao hơn năm 2022 là 5%.", False),
+        # A span of years covers each of them.
+        ("Năm 2023 có bao nhiêu dự án?", "Giai đoạn 2021-2025 có 12 dự án.", False),
+        ("Năm 2023 có bao nhiêu dự án?", "Từ năm 2020 đến 2025 có 12 dự án.", False),
+        ("Năm 2019 có bao nhiêu dự án?", "Giai đoạn 2021-2025 có 12 dự án.", True),
+        # Document numbers name no period; months are 1-12.
+        ("Tháng 6/2023 có bao nhiêu cuộc?", "Theo Thông tư 22/2020/TT-BTTTT, tháng 6/2023 có 836 cuộc.", False),
+        ("Theo Nghị định 13/2023/NĐ-CP, có bao nhiêu loại dữ liệu?", "Năm 2024 có hai loại dữ liệu.", False),
         # Nothing to compare.
         ("Doanh thu bưu chính là bao nhiêu?", ATTACKS, False),
         ("Doanh thu năm 2021 là bao nhiêu?", "Doanh thu đạt 900 triệu USD.", False),
@@ -47,6 +57,10 @@ def test_period_clash(question: str, answer: str, clash: bool) -> None:
         ("Mạng 3G sẽ bị tắt sóng từ ngày nào?", "Mạng di động sẽ tắt sóng từ năm 2028.", False),
         # Lower-case units are figures, not names of things.
         ("Tuyến cáp dài 100km đi qua đâu?", "Tuyến cáp dài 120km đi qua Đà Nẵng.", False),
+        # The asked code in another case or hyphenated, or one of several asked codes, is named.
+        ("Mạng 4G phủ sóng bao nhiêu?", "Mạng 4g phủ 99,8% dân số, 5G đang thử nghiệm.", False),
+        ("Mạng 5G phủ sóng ở đâu?", "5G-Advanced phủ ở Hà Nội, 4G ở mọi nơi.", False),
+        ("Việt Nam có bao nhiêu trạm 4G và 5G?", "Việt Nam có 5.000 trạm 5G.", False),
     ],
 )
 def test_variant_clash(question: str, answer: str, clash: bool) -> None:
@@ -82,6 +96,16 @@ def test_the_reader_abstains_on_an_answer_about_another_month() -> None:
     assert "836" in text and confidence == 0.0
     text, confidence = _read(_reader(gap=0.0), "Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?", passage)
     assert "836" in text and confidence > 0.99
+
+
+def test_a_question_about_time_may_be_answered_with_another_period() -> None:
+    passage = "Bộ trưởng yêu cầu tổ chức hội nghị sơ kết ngay trong tháng 7/2024."
+    question = "Bộ trưởng yêu cầu tổ chức hội nghị sơ kết vào thời gian nào (chỉ đạo tại Hội nghị tháng 6/2024)?"
+    text, confidence = _read(_reader(gap=0.0), question, passage)
+    assert "7/2024" in text and confidence > 0.99
+    # Not so for another variant: "from which day" about 3G, answered about 2G.
+    _, confidence = _read(_reader(gap=0.0), "Mạng 3G bị tắt sóng từ ngày nào?", "Từ 15/9/2024 tắt sóng 2G.")
+    assert confidence == 0.0
 
 
 def test_a_runner_up_about_another_year_is_left_out_of_the_answer() -> None:
