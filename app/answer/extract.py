@@ -67,7 +67,7 @@ def judge(
     the ranked best sentence, perhaps with the runner-up, and the confidence in it. Every reader
     and the tuning that fits their models decide through here.
 
-    An answer that speaks of another period or variant than the question asks about
+    An answer that speaks of another period, variant or official than the question asks about
     (``answers_another_question``) gets confidence 0: whatever the model's score, it answers
     another question. A runner-up that does so is left out of the answer instead."""
     scores = [model.sentence(c.features) for c in candidates]

@@ -1,14 +1,16 @@
 """Answers to another question: a sentence can share every word of the question and still
-speak of another period (7/2023 for 6/2023) or another variant of the thing asked about (2G
-for 3G, MPEG-2 for MPEG-3). Such an answer is a false answer whatever the reader's
-confidence, so the reader abstains on it (``app.answer.extract.judge``); docs/quality.md
-measures what this guard catches on the tuning parts and what it costs.
+speak of another period (7/2023 for 6/2023), another variant of the thing asked about (2G
+for 3G, MPEG-2 for MPEG-3) or another official (the deputy director for the director,
+``offices.py``). Such an answer is a false answer whatever the reader's confidence, so the
+reader abstains on it (``app.answer.extract.judge``); docs/quality.md measures what this
+guard catches on the tuning parts and what it costs.
 """
 
 from __future__ import annotations
 
 import re
 
+from app.answer.offices import office_unnamed
 from app.answer.periods import period_clash
 from app.answer.question import AnswerType, QuestionProfile
 
@@ -38,8 +40,10 @@ def _named(code: str, text: str) -> bool:
 
 
 def answers_another_question(question: QuestionProfile, answer: str) -> bool:
-    """The answer speaks of another variant than the question asks about, or of another period
-    when the question does not ask about time."""
-    return variant_clash(question.text, answer) or (
-        question.answer_type is not AnswerType.TIME and period_clash(question.text, answer)
+    """The answer speaks of another variant than the question asks about, does not name the
+    office whose holder it asks for, or speaks of another period when it does not ask about time."""
+    return (
+        variant_clash(question.text, answer)
+        or office_unnamed(question.text, answer)
+        or (question.answer_type is not AnswerType.TIME and period_clash(question.text, answer))
     )

@@ -1,12 +1,13 @@
-"""The guard that abstains on an answer to another question: another period, another variant."""
+"""The guard against an answer to another question: another period, variant or official."""
 
 from __future__ import annotations
 
 import pytest
 
 from app.answer.extract import LexicalReader
-from app.answer.mismatch import variant_clash
+from app.answer.mismatch import answers_another_question, variant_clash
 from app.answer.model import AnswerModel, LinearModel
+from app.answer.offices import office_unnamed
 from app.answer.periods import Periods, period_clash
 from app.answer.question import profile
 from app.domain import Passage, PassageHit
@@ -67,6 +68,49 @@ def test_variant_clash(question: str, answer: str, clash: bool) -> None:
     assert variant_clash(question, answer) is clash
 
 
+@pytest.mark.parametrize(
+    ("question", "answer", "unnamed"),
+    [
+        # Only the deputy is named, or only the office when the deputy is asked for.
+        ("Ai là Giám đốc Sở TT&TT Ninh Bình?", "Ông Đặng Tùng Anh, Phó Giám đốc Sở TT&TT Ninh Bình, phát biểu.", True),
+        ("Ai là Tổng Giám đốc Bưu điện Việt Nam?", "Bà Lan, Phó Tổng Giám đốc Bưu điện Việt Nam, cho biết.", True),
+        ("Phó chủ tịch của IPCC là ai?", "Hoesung Lee là chủ tịch của IPCC kể từ năm 2015.", True),
+        ("Hiện nay, ai đang là Phó Thủ tướng phụ trách?", "Thủ tướng Chính phủ đã chỉ đạo.", True),
+        # No official of that office: a sentence about the department, or about others.
+        ("Ai là Cục trưởng Cục Viễn thông?", "Cục Viễn thông sẽ đo lường chất lượng mạng thường xuyên.", True),
+        ("Cục trưởng Cục Viễn thông là ai?", "Cục Viễn thông sẽ đo lường chất lượng mạng thường xuyên.", True),
+        ("Ai là Trưởng Đại diện Văn phòng Bộ tại Đà Nẵng?", "Đại diện Văn phòng Bộ tại Đà Nẵng dự họp.", True),
+        # A longer title is another office.
+        ("Ai là Giám đốc Sở?", "Tổng Giám đốc VNPT phát biểu.", True),
+        ("Ai là Tổng Giám đốc VNPT?", "Giám đốc Sở phát biểu.", True),
+        # The office is named, as such.
+        ("Ai là Cục trưởng Cục Viễn thông?", "Ông Nguyễn Phong Nhã, Cục trưởng Cục Viễn thông, cho biết.", False),
+        ("Ai là Giám đốc Sở?", "Giám đốc Sở Trần Văn B và Phó Giám đốc Sở Lê C dự họp.", False),
+        ("Ai là Phó Giám đốc Sở?", "Ông Đặng Tùng Anh, Phó Giám đốc Sở, phát biểu.", False),
+        ("Phó chủ tịch của IPCC là ai?", "IPCC được lãnh đạo bởi Phó chủ tịch Ismail El Gizouli.", False),
+        ("Ai là tân Tổng Giám đốc VNPT?", "Ông Huỳnh Quang Liêm, Tổng Giám đốc VNPT, cho biết.", False),
+        # Not a question about who holds an office: the rule says nothing.
+        ("Ai là người sáng lập Apple?", "Apple ra đời năm 1976.", False),
+        (
+            "Phó Giám đốc Sở Đặng Tùng Anh đã nêu vấn đề gì?",
+            "Ông Đặng Tùng Anh đề nghị Giám đốc Sở bố trí biên chế.",
+            False,
+        ),
+        (
+            "Thủ tướng phê duyệt Chương trình Chuyển đổi số quốc gia bằng quyết định nào?",
+            "Phó Thủ tướng Vũ Đức Đam đã ký Quyết định 749/QĐ-TTg.",
+            False,
+        ),
+        # "ứng phó" (to respond) names no deputy.
+        ("Ai là Giám đốc Trung tâm ứng cứu sự cố?", "Giám đốc Trung tâm chỉ đạo ứng phó sự cố.", False),
+        ("Doanh nghiệp cần làm gì khi xảy ra sự cố?", "Kích hoạt phương án ứng phó sự cố an toàn thông tin.", False),
+    ],
+)
+def test_office_unnamed(question: str, answer: str, unnamed: bool) -> None:
+    assert office_unnamed(normalize(question), normalize(answer)) is unnamed
+    assert answers_another_question(profile(normalize(question)), normalize(answer)) is unnamed
+
+
 def _hit(text: str) -> PassageHit:
     return PassageHit(Passage("p1", "d1", "u", 0, 0, len(text), text), "Báo cáo tháng 7/2023", None, 1.0, dense=0.9)
 
@@ -91,11 +135,28 @@ def _read(reader: LexicalReader, question: str, passage: str) -> tuple[str, floa
 
 
 def test_the_reader_abstains_on_an_answer_about_another_month() -> None:
-    passage = "Tấn công mạng tháng 7/2023 là 836 cuộc. Doanh thu bưu chính đạt 4.900 tỷ đồng."
-    text, confidence = _read(_reader(gap=0.0), "Tấn công mạng tháng 6/2023 là bao nhiêu cuộc?", passage)
+    question = "Tấn công mạng tháng 6/2023 là bao nhiêu cuộc?"
+    attacks = "Tấn công mạng tháng 7/2023 là 836 cuộc."
+    text, confidence = _read(_reader(gap=0.0), question, f"{attacks} Doanh thu bưu chính đạt 4.900 tỷ đồng.")
     assert "836" in text and confidence == 0.0
-    text, confidence = _read(_reader(gap=0.0), "Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?", passage)
+    # Even when a weaker sentence does not clash: passing over to it answered more questions
+    # falsely on the tuning part (docs/quality.md, the guard's second round).
+    text, confidence = _read(_reader(gap=0.0), question, f"{attacks} Riêng tháng 6/2023 ghi nhận vụ việc.")
+    assert "836" in text and confidence == 0.0
+    text, confidence = _read(_reader(gap=0.0), "Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?", attacks)
     assert "836" in text and confidence > 0.99
+
+
+def test_the_reader_abstains_on_the_deputy_for_the_director() -> None:
+    passage = "Ông Đặng Tùng Anh, Phó Giám đốc Sở TT&TT Ninh Bình, đã nêu vấn đề thiếu cán bộ."
+    text, confidence = _read(_reader(gap=0.0), "Ai là Giám đốc Sở TT&TT Ninh Bình?", passage)
+    assert "Đặng Tùng Anh" in text and confidence == 0.0
+    _, confidence = _read(_reader(gap=0.0), "Ai là Phó Giám đốc Sở TT&TT Ninh Bình?", passage)
+    assert confidence > 0.99
+    # A sentence about the department does not say who directs it.
+    passage = "Cục Viễn thông sẽ đo lường chất lượng mạng thường xuyên và công bố kết quả."
+    _, confidence = _read(_reader(gap=0.0), "Ai là Cục trưởng Cục Viễn thông?", passage)
+    assert confidence == 0.0
 
 
 def test_a_question_about_time_may_be_answered_with_another_period() -> None:
