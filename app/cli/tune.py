@@ -87,6 +87,12 @@ if TYPE_CHECKING:
     "delta DELTA, one trained without them, so that the answer model learns how far to trust the reader on "
     "questions it has not seen; other questions are read by the configured delta.",
 )
+@click.option(
+    "--balance-sets",
+    is_flag=True,
+    help="Weigh every question set the same in the fit (each question by the size of its set) rather "
+    "than every question the same, so that a small set like the seed questions counts as much as a large one.",
+)
 @pass_runtime
 def tune(
     runtime: Runtime,
@@ -102,6 +108,7 @@ def tune(
     folds: int | None,
     reader: str,
     cross_fits: tuple[CrossFit, ...],
+    balance_sets: bool,
 ) -> None:
     """Fit the sentence ranker, the confidence and the abstention threshold on dev questions."""
     from app.answer.features import FEATURE_SETS
@@ -111,7 +118,7 @@ def tune(
     rates = _rates(sets, floors)
     if cross_fits and reader != "neural":
         raise click.BadParameter("reader deltas are for --reader neural", param_hint="--cross-fit")
-    fitting = Fitting(gap, false_answer_cost, without, FEATURE_SETS[reader])
+    fitting = Fitting(gap, false_answer_cost, without, FEATURE_SETS[reader], balance_sets)
     with fail_cleanly():
         collected, embedder = _collect(runtime, sets, part)
         if reader == "neural":

@@ -26,6 +26,7 @@ class Fitting:
     false_answer_cost: float = 1.0
     without: tuple[str, ...] = ()
     features: FeatureSet = LEXICAL  # the reader's: what the examples' candidates carry
+    balance: bool = False  # every question set weighs the same in the fit, not every question
 
 
 def _floors_of(collected: Collected, floors: Mapping[Path, float]) -> dict[Path, float]:
@@ -38,7 +39,7 @@ def fit_sets(
     collected: Collected, floors: Mapping[Path, float], label: str, embedder: str, fitting: Fitting
 ) -> AnswerModel:
     """One model over every set's examples; ``embedder``: the one the features were measured with."""
-    examples = [ex for exs in collected.values() for ex in exs]
+    examples, weights = training.balanced(list(collected.values()))
     kept = _floors_of(collected, floors)
     model = training.fit(
         examples,
@@ -48,6 +49,7 @@ def fit_sets(
         floors=[(collected[q], rate) for q, rate in kept.items()],
         without=fitting.without,
         features=fitting.features,
+        weights=weights if fitting.balance else None,
     )
     # The weights carry this embedder's cosine scale: the model says which one (a warning at start otherwise).
     return replace(model, embedder=embedder)
@@ -66,4 +68,5 @@ def cross_validate_sets(
         false_answer_cost=fitting.false_answer_cost,
         without=fitting.without,
         features=fitting.features,
+        balance=fitting.balance,
     )

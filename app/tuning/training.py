@@ -51,7 +51,7 @@ def collect(
     return examples
 
 
-def _fit(x: np.ndarray, y: np.ndarray) -> LinearModel:
+def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> LinearModel:
     """Logistic regression on standardised features, folded back into weights on the raw features.
 
     Standardising first lets the regularisation treat a logit-valued feature and a 0/1 one
@@ -60,11 +60,12 @@ def _fit(x: np.ndarray, y: np.ndarray) -> LinearModel:
     """
     from sklearn.linear_model import LogisticRegression
 
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
+    # Weighted moments, so that a weight of 2 is exactly an example seen twice.
+    mean = np.average(x, axis=0, weights=w)
+    scale = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=w))
     scale[scale == 0] = 1.0
     model = LogisticRegression(C=1.0, max_iter=5000)
-    model.fit((x - mean) / scale, y)
+    model.fit((x - mean) / scale, y, sample_weight=w)
     weights = model.coef_[0] / scale
     bias = float(model.intercept_[0]) - float(weights @ mean)
     return LinearModel(tuple(float(w) for w in weights), bias)
@@ -117,6 +118,15 @@ def best_threshold(
     return max(allowed, key=gain)
 
 
+def balanced(sets: Sequence[Sequence[Example]]) -> tuple[list[Example], list[float]]:
+    """Every set's examples, each weighted so that every set weighs the same in a fit: a set of
+    134 seed questions as much as one of 573 translated ones, where it would otherwise count a
+    fifth as much. The mean weight is 1, so the regularisation's strength is unchanged."""
+    total = sum(len(exs) for exs in sets)
+    examples = [ex for exs in sets for ex in exs]
+    return examples, [total / (len(sets) * len(exs)) for exs in sets for _ in exs]
+
+
 def fit(
     examples: Sequence[Example],
     trained_on: str,
@@ -125,22 +135,27 @@ def fit(
     floors: Sequence[tuple[Sequence[Example], float]] = (),
     without: Sequence[str] = (),
     features: FeatureSet = LEXICAL,
+    weights: Sequence[float] | None = None,
 ) -> AnswerModel:
     """``floors``: question sets (among ``examples``) whose answer rate the threshold must keep;
     ``without``: confidence features left out (their weight is 0), to measure what each one brings;
-    ``features``: the reader's feature set, which the examples' candidates carry."""
+    ``features``: the reader's feature set, which the examples' candidates carry; ``weights``:
+    each example's weight in both regressions (``balanced``), 1 each by default."""
+    weight = list(weights) if weights is not None else [1.0] * len(examples)
     unknown = set(without) - set(features.evidence)
     if unknown:
         raise InvalidInput(f"unknown confidence features: {', '.join(sorted(unknown))}")
     rows: list[tuple[float, ...]] = []
     labels: list[bool] = []
-    for ex in examples:
+    row_weights: list[float] = []
+    for ex, w in zip(examples, weight, strict=True):
         if ex.question.answerable and any(ex.labels):
             rows.extend(c.features for c in ex.evidence.candidates)
             labels.extend(ex.labels)
+            row_weights.extend([w] * len(ex.labels))
     if not rows or all(labels):
         raise InvalidInput("tuning needs answerable questions whose answers the retrieved passages hold")
-    sentence = _fit(np.array(rows), np.array(labels))
+    sentence = _fit(np.array(rows), np.array(labels), np.array(row_weights))
     draft = AnswerModel(
         sentence=sentence,
         confidence=LinearModel((0.0,) * len(features.evidence), 0.0),
@@ -148,11 +163,11 @@ def fit(
         trained_on=trained_on,
         second_sentence_gap=second_sentence_gap,
     )
-    decisions = [d for d in decide(examples, draft, features=features) if d.features]
-    x = np.array([d.features for d in decisions])
+    judged = [(d, w) for d, w in zip(decide(examples, draft, features=features), weight, strict=True) if d.features]
+    x = np.array([d.features for d, _ in judged])
     # A constant column gets no weight from the standardised regression.
     x[:, [features.evidence.index(f) for f in without]] = 0.0
-    confidence = _fit(x, np.array([d.correct for d in decisions]))
+    confidence = _fit(x, np.array([d.correct for d, _ in judged]), np.array([w for _, w in judged]))
     model = replace(draft, confidence=confidence)
     kept = [(decide(subset, model, features=features), rate) for subset, rate in floors]
     return replace(model, threshold=best_threshold(decide(examples, model, features=features), false_answer_cost, kept))
@@ -202,22 +217,26 @@ def cross_validate(
     false_answer_cost: float = 1.0,
     without: Sequence[str] = (),
     features: FeatureSet = LEXICAL,
+    balance: bool = False,
 ) -> dict[str, HeldOut]:
     """For each fold, fits on the others (all sets together, as ``troly tune`` does) and decides
     that fold's questions; returns every set's out-of-fold decisions. ``floors``: answer rates
-    of sets the threshold must keep, on the training folds."""
+    of sets the threshold must keep, on the training folds; ``balance``: every set weighs the
+    same in each fold's fit (``balanced``)."""
     decided: dict[str, list[tuple[Decision, float]]] = {name: [] for name in sets}
     for k in range(folds):
         train = {name: [ex for ex in exs if fold(ex) != k] for name, exs in sets.items()}
         kept = [(train[name], rate) for name, rate in (floors or {}).items()]
+        examples, weights = balanced(list(train.values()))
         model = fit(
-            [ex for exs in train.values() for ex in exs],
+            examples,
             f"fold {k + 1}/{folds}",
             second_sentence_gap=second_sentence_gap,
             false_answer_cost=false_answer_cost,
             floors=kept,
             without=without,
             features=features,
+            weights=weights if balance else None,
         )
         for name, exs in sets.items():
             held = [ex for ex in exs if fold(ex) == k]

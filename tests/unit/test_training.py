@@ -139,3 +139,65 @@ def _example(question_id: str, answerable: bool) -> Example:
 def test_fit_refuses_an_unknown_feature_to_leave_out() -> None:
     with pytest.raises(InvalidInput, match="unknown confidence features: nonsense"):
         training.fit([], "nothing", without=("nonsense",))
+
+
+def test_a_weight_of_two_is_an_example_seen_twice() -> None:
+    rng = np.random.default_rng(5)
+    x = np.column_stack([rng.normal(0, 3, 200), rng.integers(0, 2, 200)]).astype(float)
+    y = x[:, 0] / 3 + x[:, 1] + rng.normal(0, 0.7, 200) > 0.5
+    twice = rng.integers(0, 2, 200).astype(bool)
+    weighted = _fit(x, y, np.where(twice, 2.0, 1.0))
+    repeated = _fit(np.vstack([x, x[twice]]), np.concatenate([y, y[twice]]))
+    np.testing.assert_allclose(weighted.weights, repeated.weights, atol=1e-4)
+    assert weighted.bias == pytest.approx(repeated.bias, abs=1e-4)
+    assert not np.allclose(weighted.weights, _fit(x, y).weights, atol=1e-3)
+
+
+def test_balanced_sets_weigh_the_same_and_the_mean_weight_is_one() -> None:
+    seed = [_example(f"s{i}", answerable=True) for i in range(2)]
+    xquad = [_example(f"x{i}", answerable=True) for i in range(6)]
+    examples, weights = training.balanced([seed, xquad])
+    assert [e.question.id for e in examples] == ["s0", "s1", *(f"x{i}" for i in range(6))]
+    assert weights == [2.0, 2.0] + [2 / 3] * 6
+    assert sum(weights[:2]) == pytest.approx(sum(weights[2:])) and np.mean(weights) == pytest.approx(1.0)
+
+
+def test_cross_validation_balances_each_folds_fit_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    weighed: list[dict[str, float]] = []
+
+    def fake_fit(examples: list[Any], trained_on: str, weights: list[float] | None = None, **kwargs: Any) -> _Model:
+        assert weights is not None
+        by_set: dict[str, float] = {}
+        for e, w in zip(examples, weights, strict=True):
+            by_set[e.question.id[0]] = by_set.get(e.question.id[0], 0.0) + w
+        weighed.append(by_set)
+        return _Model(0.5, frozenset(e.question.id for e in examples))
+
+    monkeypatch.setattr(training, "fit", fake_fit)
+    monkeypatch.setattr(training, "decide", lambda examples, model, features=LEXICAL: [])
+    seed = [_example(f"s{i}", answerable=True) for i in range(3)]
+    xquad = [_example(f"x{i}", answerable=True) for i in range(9)]
+    training.cross_validate({"seed": seed, "xquad": xquad}, lambda ex: int(ex.question.id[1:]) % 3, 3, balance=True)
+    assert len(weighed) == 3
+    for by_set in weighed:  # 2 seed and 6 xquad questions in each fold's fit, weighing 4 each
+        assert by_set["s"] == pytest.approx(4.0) and by_set["x"] == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("balance", [False, True])
+def test_fit_sets_weighs_the_sets_only_when_asked(monkeypatch: pytest.MonkeyPatch, balance: bool) -> None:
+    from pathlib import Path
+
+    from app.answer.model import AnswerModel
+    from app.tuning.sets import Fitting, fit_sets
+
+    seen: list[list[float] | None] = []
+
+    def fake_fit(examples: list[Any], trained_on: str, weights: list[float] | None = None, **kwargs: Any) -> Any:
+        seen.append(weights)
+        return AnswerModel.untrained()
+
+    monkeypatch.setattr(training, "fit", fake_fit)
+    seed = [_example("s0", answerable=True)]
+    xquad = [_example(f"x{i}", answerable=True) for i in range(3)]
+    fit_sets({Path("seed"): seed, Path("xquad"): xquad}, {}, "both", "e5", Fitting(balance=balance))
+    assert seen == ([[2.0, 2 / 3, 2 / 3, 2 / 3]] if balance else [None])
