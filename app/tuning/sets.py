@@ -39,7 +39,7 @@ def fit_sets(
     collected: Collected, floors: Mapping[Path, float], label: str, embedder: str, fitting: Fitting
 ) -> AnswerModel:
     """One model over every set's examples; ``embedder``: the one the features were measured with."""
-    examples, weights = training.balanced(list(collected.values()))
+    examples, weights = training.pooled(list(collected.values()), fitting.balance)
     kept = _floors_of(collected, floors)
     model = training.fit(
         examples,
@@ -49,7 +49,7 @@ def fit_sets(
         floors=[(collected[q], rate) for q, rate in kept.items()],
         without=fitting.without,
         features=fitting.features,
-        weights=weights if fitting.balance else None,
+        weights=weights,
     )
     # The weights carry this embedder's cosine scale: the model says which one (a warning at start otherwise).
     return replace(model, embedder=embedder)

@@ -118,13 +118,15 @@ def best_threshold(
     return max(allowed, key=gain)
 
 
-def balanced(sets: Sequence[Sequence[Example]]) -> tuple[list[Example], list[float]]:
-    """Every set's examples, each weighted so that every set weighs the same in a fit: a set of
-    134 seed questions as much as one of 573 translated ones, where it would otherwise count a
-    fifth as much. The mean weight is 1, so the regularisation's strength is unchanged."""
-    total = sum(len(exs) for exs in sets)
+def pooled(sets: Sequence[Sequence[Example]], balance: bool) -> tuple[list[Example], list[float] | None]:
+    """Every set's examples for one fit, and their weights: none (every question weighs the
+    same), or with ``balance`` each weighted so that every set weighs the same, a set of 134
+    seed questions as much as one of 573 translated ones, where it would otherwise count a fifth
+    as much. The mean weight is 1, so the regularisation's strength is unchanged."""
     examples = [ex for exs in sets for ex in exs]
-    return examples, [total / (len(sets) * len(exs)) for exs in sets for _ in exs]
+    if not balance:
+        return examples, None
+    return examples, [len(examples) / (len(sets) * len(exs)) for exs in sets for _ in exs]
 
 
 def fit(
@@ -140,7 +142,7 @@ def fit(
     """``floors``: question sets (among ``examples``) whose answer rate the threshold must keep;
     ``without``: confidence features left out (their weight is 0), to measure what each one brings;
     ``features``: the reader's feature set, which the examples' candidates carry; ``weights``:
-    each example's weight in both regressions (``balanced``), 1 each by default."""
+    each example's weight in both regressions (``pooled``), 1 each by default."""
     weight = list(weights) if weights is not None else [1.0] * len(examples)
     unknown = set(without) - set(features.evidence)
     if unknown:
@@ -222,12 +224,12 @@ def cross_validate(
     """For each fold, fits on the others (all sets together, as ``troly tune`` does) and decides
     that fold's questions; returns every set's out-of-fold decisions. ``floors``: answer rates
     of sets the threshold must keep, on the training folds; ``balance``: every set weighs the
-    same in each fold's fit (``balanced``)."""
+    same in each fold's fit (``pooled``)."""
     decided: dict[str, list[tuple[Decision, float]]] = {name: [] for name in sets}
     for k in range(folds):
         train = {name: [ex for ex in exs if fold(ex) != k] for name, exs in sets.items()}
         kept = [(train[name], rate) for name, rate in (floors or {}).items()]
-        examples, weights = balanced(list(train.values()))
+        examples, weights = pooled(list(train.values()), balance)
         model = fit(
             examples,
             f"fold {k + 1}/{folds}",
@@ -236,7 +238,7 @@ def cross_validate(
             floors=kept,
             without=without,
             features=features,
-            weights=weights if balance else None,
+            weights=weights,
         )
         for name, exs in sets.items():
             held = [ex for ex in exs if fold(ex) == k]

@@ -156,7 +156,8 @@ def test_a_weight_of_two_is_an_example_seen_twice() -> None:
 def test_balanced_sets_weigh_the_same_and_the_mean_weight_is_one() -> None:
     seed = [_example(f"s{i}", answerable=True) for i in range(2)]
     xquad = [_example(f"x{i}", answerable=True) for i in range(6)]
-    examples, weights = training.balanced([seed, xquad])
+    examples, weights = training.pooled([seed, xquad], balance=True)
+    assert weights is not None
     assert [e.question.id for e in examples] == ["s0", "s1", *(f"x{i}" for i in range(6))]
     assert weights == [2.0, 2.0] + [2 / 3] * 6
     assert sum(weights[:2]) == pytest.approx(sum(weights[2:])) and np.mean(weights) == pytest.approx(1.0)
