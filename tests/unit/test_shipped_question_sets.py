@@ -1,0 +1,43 @@
+"""The question sets in eval/questions hold what their README promises: troly loads and accepts
+them, each answer is copied from the report it names, and an unanswerable question has none."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from app.evaluation.dataset import load_questions
+from app.evaluation.question_sets import check_questions
+
+ROOT = Path(__file__).resolve().parents[2]
+SETS = sorted((ROOT / "eval/questions").glob("*.jsonl"))
+REPORTS = ROOT / "corpus/bo-tttt"
+KINDS = {"fact", "paraphrase", "unanswerable"}
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def test_both_hand_written_sets_are_there() -> None:
+    assert {"seed.jsonl", "seed-2.jsonl"} <= {p.name for p in SETS}
+
+
+@pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
+def test_a_shipped_question_set_is_accepted_and_its_answers_are_quoted(path: Path) -> None:
+    questions = load_questions(path)
+    check_questions(path.stem, questions, max_question_chars=1000)
+    reports = {p.name: _nfc(p.read_text(encoding="utf-8")) for p in REPORTS.glob("*.txt")}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        assert row["kind"] in KINDS, row["id"]
+        if row["kind"] == "unanswerable":
+            assert row["answers"] == [] and row["source"] is None, row["id"]
+            continue
+        assert row["answers"], row["id"]
+        report = reports[row["source"]]
+        missing = [a for a in row["answers"] if _nfc(a) not in report]
+        assert not missing, f"{row['id']}: not in {row['source']}: {missing}"
