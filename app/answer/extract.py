@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from app.answer.evidence import Candidate, Idf, evidence_features, sentence_candidates, sigmoid
 from app.answer.features import LEXICAL, FeatureSet
-from app.answer.mismatch import answers_another_question
+from app.answer.mismatch import answers_another_question, document_misses_period
 from app.answer.model import AnswerModel
 from app.answer.question import QuestionProfile
 from app.answer.reader import DocumentPeriodsOf, Reading
@@ -68,18 +68,20 @@ def judge(
     and the tuning that fits their models decide through here.
 
     An answer that speaks of another period, variant or official than the question asks about
-    (``answers_another_question``) gets confidence 0: whatever the model's score, it answers
-    another question. A runner-up that does so is left out of the answer instead."""
+    (``answers_another_question``), or comes from a document that never names the month or
+    quarter asked about (``document_misses_period``), gets confidence 0: whatever the model's
+    score, it answers another question. A runner-up that does so is left out of the answer instead."""
     scores = [model.sentence(c.features) for c in candidates]
     best, sentences = choose(candidates, scores, model.second_sentence_gap, max_chars)
     chosen = candidates[best]
     if len(sentences) > 1:
         sentences = tuple(c for c in sentences if c is chosen or not answers_another_question(question, c.text))
-    evidence = evidence_features(
-        question, hits, candidates, scores, best, idf, sentences, document_periods(hits[chosen.hit])
-    ) + features.extra_evidence(candidates, best)
+    document = document_periods(hits[chosen.hit])
+    evidence = evidence_features(question, hits, candidates, scores, best, idf, sentences, document)
+    evidence += features.extra_evidence(candidates, best)
     text = clip(" ".join(c.text for c in sentences), max_chars)
-    confidence = 0.0 if answers_another_question(question, chosen.text) else sigmoid(model.confidence(evidence))
+    vetoed = answers_another_question(question, chosen.text) or document_misses_period(question, chosen.text, document)
+    confidence = 0.0 if vetoed else sigmoid(model.confidence(evidence))
     return Extraction(chosen.hit, chosen.start, chosen.end, text, confidence, evidence, tuple(sentences))
 
 

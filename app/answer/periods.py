@@ -104,3 +104,17 @@ def period_unnamed(question: str, document: Periods) -> float:
     if asked.quarters:
         return 0.0 if asked.quarters <= document.quarters else 1.0
     return 0.0 if asked.years <= document.years else 1.0
+
+
+def unnamed_precise_period(question: str, answer: str, document: Periods) -> bool:
+    """True when the question names a month (else a quarter) that the answer never names and its
+    document names only as a point of comparison, if at all: a report on 7/2023 holds no figure
+    of 8/2023, however well one of its sentences matches. ``document``: as for ``period_unnamed``.
+    An answer that names the month, even in a comparison ("so với cùng kỳ tháng 7/2022 (983
+    cuộc)"), may hold its figure. Years are left out on purpose: an article often holds a year's
+    facts without naming the year in the form asked ("mùa giải 2015"), and vetoing those cost
+    correct answers on the tuning parts (docs/quality.md)."""
+    asked, said = named_periods(question), _periods(answer)
+    if asked.months:
+        return not asked.months <= document.months | said.months
+    return bool(asked.quarters) and not asked.quarters <= document.quarters | said.quarters

@@ -1,14 +1,15 @@
-"""The guard against an answer to another question: another period, variant or official."""
+"""The guard against an answer to another question: another period, variant or official, or a
+document that never names the month asked about."""
 
 from __future__ import annotations
 
 import pytest
 
 from app.answer.extract import LexicalReader
-from app.answer.mismatch import answers_another_question, variant_clash
+from app.answer.mismatch import answers_another_question, document_misses_period, variant_clash
 from app.answer.model import AnswerModel, LinearModel
 from app.answer.offices import office_unnamed
-from app.answer.periods import Periods, period_clash
+from app.answer.periods import named_periods, period_clash, unnamed_precise_period
 from app.answer.question import profile
 from app.domain import Passage, PassageHit
 from app.text.normalize import normalize
@@ -115,9 +116,6 @@ def _hit(text: str) -> PassageHit:
     return PassageHit(Passage("p1", "d1", "u", 0, 0, len(text), text), "Báo cáo tháng 7/2023", None, 1.0, dense=0.9)
 
 
-NO_PERIODS = Periods(frozenset(), frozenset(), frozenset())
-
-
 def _reader(gap: float) -> LexicalReader:
     """A model whose ranker follows word overlap and whose confidence is high for any answer."""
     untrained = AnswerModel.untrained()
@@ -129,7 +127,8 @@ def _reader(gap: float) -> LexicalReader:
 def _read(reader: LexicalReader, question: str, passage: str) -> tuple[str, float]:
     hits = [_hit(normalize(passage))]
     q = profile(normalize(question))
-    found = reader.read(q, hits, lambda _: 1.0, lambda _: NO_PERIODS)
+    # The document: the passage under its title, as ``app.core.document_periods`` reads it.
+    found = reader.read(q, hits, lambda _: 1.0, lambda hit: named_periods(f"{hit.title}\n{hit.passage.text}"))
     assert found is not None
     return found.text, found.confidence
 
@@ -181,3 +180,42 @@ def test_a_runner_up_about_another_year_is_left_out_of_the_answer() -> None:
     # Without a clash, the close runner-up joins as usual.
     text, _ = _read(_reader(gap=100.0), "Vụ nào trình bày về chuyển đổi số?", passage)
     assert "2022" in text
+
+
+JULY_REPORT = named_periods("Báo cáo tháng 7/2023. Doanh thu quý II/2023 tăng 5% so với cùng kỳ tháng 6/2022.")
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "unnamed"),
+    [
+        ("Google đã gỡ bao nhiêu video trong tháng 8/2023?", "Google đã gỡ 1.052 video vi phạm.", True),
+        ("Google đã gỡ bao nhiêu video trong tháng 7/2023?", "Google đã gỡ 1.052 video vi phạm.", False),
+        ("Doanh thu quý III/2023 là bao nhiêu?", "Doanh thu đạt 390 tỷ đồng.", True),
+        ("Doanh thu quý 2 năm 2023 là bao nhiêu?", "Doanh thu đạt 390 tỷ đồng.", False),
+        # Named by the document only as a point of comparison: no figure of its own there...
+        ("Doanh thu tháng 6/2022 là bao nhiêu?", "Doanh thu đạt 390 tỷ đồng.", True),
+        # ...unless the answer names it, where the compared figure often stands.
+        ("Doanh thu tháng 6/2022 là bao nhiêu?", "Doanh thu tăng 5% so với tháng 6/2022 (371 tỷ đồng).", False),
+        # A year alone is never enough to veto; nor a question that names no period.
+        ("Doanh thu năm 2019 là bao nhiêu?", "Doanh thu đạt 390 tỷ đồng.", False),
+        ("Doanh thu là bao nhiêu?", "Doanh thu đạt 390 tỷ đồng.", False),
+    ],
+)
+def test_unnamed_precise_period(question: str, answer: str, unnamed: bool) -> None:
+    assert unnamed_precise_period(normalize(question), normalize(answer), JULY_REPORT) is unnamed
+    assert document_misses_period(profile(normalize(question)), normalize(answer), JULY_REPORT) is unnamed
+
+
+def test_a_question_about_time_is_not_vetoed_for_a_month_its_date_names() -> None:
+    """The answer to "when" is a date, and "15/8/2023" names no month to the period parsers."""
+    question = profile(normalize("Tháng 8/2023, Bộ tổ chức hội nghị vào ngày nào?"))
+    assert not document_misses_period(question, "Hội nghị diễn ra ngày 15/8/2023.", JULY_REPORT)
+
+
+def test_the_reader_abstains_on_a_document_that_never_names_the_month() -> None:
+    passage = "Google đã gỡ 1.052 video vi phạm trên Youtube (tỷ lệ 91%)."
+    text, confidence = _read(_reader(gap=0.0), "Trong tháng 8/2023, Google đã gỡ bao nhiêu video?", passage)
+    assert "1.052" in text and confidence == 0.0
+    # The same sentence under a report on that month: the figure is the month's.
+    _, confidence = _read(_reader(gap=0.0), "Trong tháng 7/2023, Google đã gỡ bao nhiêu video?", passage)
+    assert confidence > 0.99
