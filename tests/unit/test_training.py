@@ -68,9 +68,14 @@ def test_a_floor_on_a_sets_answer_rate_moves_the_threshold_down_to_the_best_gain
     assert best_threshold(DEV, false_answer_cost=3.0, floors=[(DEV, 0.5)]) == 0.8
 
 
-def test_an_unreachable_floor_gives_the_most_lenient_threshold() -> None:
+def test_an_unreachable_floor_is_held_at_the_most_any_threshold_reaches() -> None:
+    # Two of three answered at best, at any threshold up to 0.4: the gain picks 0.3 among those,
+    # not the most lenient 0.2, which only adds a false answer.
+    short = _decisions([(0.9, True, True), (0.4, True, True), (0.1, False, True)])
+    assert best_threshold(DEV, false_answer_cost=3.0, floors=[(short, 0.9)]) == 0.3
+    # A set never answered right holds nothing back: as without a floor.
     missed = _decisions([(0.7, False, True)])
-    assert best_threshold(DEV, false_answer_cost=3.0, floors=[(missed, 0.5)]) == 0.2
+    assert best_threshold(DEV, false_answer_cost=3.0, floors=[(missed, 0.5)]) == 0.8
 
 
 def test_held_out_figures_count_each_decision_at_its_own_models_threshold() -> None:
