@@ -13,6 +13,10 @@ _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 _MONTH_YEAR = re.compile(
     r"(?<![\d/])(\d{1,2})/((?:19|20)\d{2})(?!\d)|\btháng\s+(\d{1,2})\s+năm\s+((?:19|20)\d{2})(?!\d)"
 )
+# "6 tháng đầu năm 2021", "7 tháng năm 2023": the months counted from the start of the year,
+# reported up to the end of the last one. (A full date is left out: "Từ 15/9/2024 …" in an
+# answer would then report on September, against a question that names its meeting's month.)
+_MONTHS_INTO = re.compile(r"(?<![\d/])(\d{1,2})\s+tháng\s+(?:đầu\s+)?năm\s+((?:19|20)\d{2})(?!\d)")
 _QUARTER_YEAR = re.compile(r"\bquý\s+(iv|i{1,3}|[1-4])\s*(?:/|năm\s+)((?:19|20)\d{2})(?!\d)")
 _QUARTERS = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 # "tăng 2% so với tháng 6/2023": a period named only as the point of comparison.
@@ -30,7 +34,10 @@ def _periods(text: str) -> Periods:
     lowered = text.lower()
     return Periods(
         frozenset(_YEAR.findall(lowered)),
-        frozenset((int(m or m2), y or y2) for m, y, m2, y2 in _MONTH_YEAR.findall(lowered)),
+        frozenset(
+            [(int(m or m2), y or y2) for m, y, m2, y2 in _MONTH_YEAR.findall(lowered)]
+            + [(int(m), y) for m, y in _MONTHS_INTO.findall(lowered) if 1 <= int(m) <= 12]
+        ),
         frozenset((_QUARTERS[q], y) for q, y in _QUARTER_YEAR.findall(lowered)),
     )
 

@@ -219,3 +219,31 @@ def test_the_reader_abstains_on_a_document_that_never_names_the_month() -> None:
     # The same sentence under a report on that month: the figure is the month's.
     _, confidence = _read(_reader(gap=0.0), "Trong tháng 7/2023, Google đã gỡ bao nhiêu video?", passage)
     assert confidence > 0.99
+
+
+@pytest.mark.parametrize(
+    ("text", "months"),
+    [
+        # Months counted from the start of the year name the last of them...
+        ("Sơ kết 6 tháng đầu năm 2021", {(6, "2021")}),
+        ("Số liệu 7 tháng năm 2023", {(7, "2023")}),
+        # ...but not the last months of a year, which name no single month.
+        ("Phương hướng 6 tháng cuối năm 2021", set()),
+        # A date names no month here: "Từ 15/9/2024 …" is when, not what period a figure is of.
+        ("Từ 15/9/2024 sẽ tắt sóng 2G", set()),
+    ],
+)
+def test_the_months_a_text_names(text: str, months: set[tuple[int, str]]) -> None:
+    assert set(named_periods(normalize(text)).months) == months
+
+
+def test_a_half_year_report_names_its_last_month() -> None:
+    report = named_periods(normalize("Hội nghị sơ kết 6 tháng đầu năm 2021. Đến hết ngày 30/6 đã có 21 triệu máy."))
+    answer = normalize("Đến hết ngày 30/6 đã có 21 triệu máy.")
+    question = profile(normalize("Tính đến cuối tháng 6/2021, có bao nhiêu máy cài ứng dụng?"))
+    assert not document_misses_period(question, answer, report)
+    question = profile(normalize("Tính đến cuối tháng 9/2021, có bao nhiêu máy cài ứng dụng?"))
+    assert document_misses_period(question, answer, report)
+    # And a question about the first six months of another year is not answered from it.
+    question = profile(normalize("Trong 6 tháng đầu năm 2024, có bao nhiêu máy cài ứng dụng?"))
+    assert document_misses_period(question, answer, report)
