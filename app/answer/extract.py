@@ -70,7 +70,9 @@ def judge(
     An answer that speaks of another period, variant or official than the question asks about
     (``answers_another_question``), or comes from a document that never names the month or
     quarter asked about (``document_misses_period``), gets confidence 0: whatever the model's
-    score, it answers another question. A runner-up that does so is left out of the answer instead."""
+    score, it answers another question. A runner-up that speaks of another period, variant or
+    official is left out of the answer instead (its document is not read: the chosen sentence's
+    document decides)."""
     scores = [model.sentence(c.features) for c in candidates]
     best, sentences = choose(candidates, scores, model.second_sentence_gap, max_chars)
     chosen = candidates[best]

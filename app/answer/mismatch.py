@@ -1,7 +1,7 @@
 """Answers to another question: a sentence can share every word of the question and still
 speak of another period (7/2023 for 6/2023), another variant of the thing asked about (2G
 for 3G, MPEG-2 for MPEG-3) or another official (the deputy director for the director,
-``offices.py``), or come from a document that never names the month asked about. Such an
+``offices.py``), or come from a document that never names the month or quarter asked about. Such an
 answer is a false answer whatever the reader's confidence, so the reader abstains on it
 (``app.answer.extract.judge``); docs/quality.md measures what this guard catches on the
 tuning parts and what it costs.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from app.answer.offices import office_unnamed
-from app.answer.periods import Periods, period_clash, unnamed_precise_period
+from app.answer.periods import Periods, month_or_quarter_unnamed, period_clash
 from app.answer.question import AnswerType, QuestionProfile
 
 # A name made of capital letters and digits: "3G", "MPEG-2", "IPv6", "H5N1". Lower-case units
@@ -51,7 +51,7 @@ def answers_another_question(question: QuestionProfile, answer: str) -> bool:
 
 
 def document_misses_period(question: QuestionProfile, answer: str, document: Periods) -> bool:
-    """The question names a month (else a quarter) that neither the answer nor its document
-    names (``unnamed_precise_period``). Questions about time are left out: their answer is a
-    date ("ngày 15/7/2024"), which names no month here."""
-    return question.answer_type is not AnswerType.TIME and unnamed_precise_period(question.text, answer, document)
+    """The question names a month or a quarter that neither the answer nor its document names
+    (``month_or_quarter_unnamed``). Questions about time are left out: their answer is another
+    date by nature."""
+    return question.answer_type is not AnswerType.TIME and month_or_quarter_unnamed(question.text, answer, document)

@@ -19,8 +19,12 @@ _MONTH_YEAR = re.compile(
 _MONTHS_INTO = re.compile(r"(?<![\d/])(\d{1,2})\s+tháng\s+(?:đầu\s+)?năm\s+((?:19|20)\d{2})(?!\d)")
 _QUARTER_YEAR = re.compile(r"\bquý\s+(iv|i{1,3}|[1-4])\s*(?:/|năm\s+)((?:19|20)\d{2})(?!\d)")
 _QUARTERS = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
-# "tăng 2% so với tháng 6/2023": a period named only as the point of comparison.
-_COMPARISON = re.compile(r"so với\s+(?:cùng kỳ\s+)?(?:năm|tháng|quý)?\s*[\w/]*\d{4}")
+# "tăng 2% so với tháng 6/2023", "… so với 6 tháng đầu năm 2020", "… so với quý II năm 2022":
+# a period named only as the point of comparison.
+_COMPARISON = re.compile(
+    r"so với\s+(?:cùng kỳ\s+)?"
+    r"(?:\d{1,2}\s+tháng\s+(?:đầu\s+)?năm\s+|(?:tháng|quý)\s+\w+\s+năm\s+|(?:năm|tháng|quý)?\s*[\w/]*)\d{4}"
+)
 
 
 @dataclass(frozen=True)
@@ -113,15 +117,26 @@ def period_unnamed(question: str, document: Periods) -> float:
     return 0.0 if asked.years <= document.years else 1.0
 
 
-def unnamed_precise_period(question: str, answer: str, document: Periods) -> bool:
-    """True when the question names a month (else a quarter) that the answer never names and its
-    document names only as a point of comparison, if at all: a report on 7/2023 holds no figure
-    of 8/2023, however well one of its sentences matches. ``document``: as for ``period_unnamed``.
-    An answer that names the month, even in a comparison ("so với cùng kỳ tháng 7/2022 (983
-    cuộc)"), may hold its figure. Years are left out on purpose: an article often holds a year's
-    facts without naming the year in the form asked ("mùa giải 2015"), and vetoing those cost
-    correct answers on the tuning parts (docs/quality.md)."""
-    asked, said = named_periods(question), _periods(answer)
+# A full date, "15/8/2023": when something happens, inside its month.
+_DATE = re.compile(r"(?<![\d/])\d{1,2}/(\d{1,2})/((?:19|20)\d{2})(?!\d)")
+
+
+def month_or_quarter_unnamed(question: str, answer: str, document: Periods) -> bool:
+    """True when the question names a month (else a quarter) and none of those it names is named
+    by the answer or, other than as a point of comparison, by its document: a report on 7/2023
+    holds no figure of 8/2023, however well one of its sentences matches. ``document``: as for
+    ``period_unnamed``.
+
+    What the question compares with ("… so với 6 tháng đầu năm 2020", "gấp mấy lần tháng
+    7/2022") and the numbers of legal documents ("Thông tư 09/2023/TT-BTTTT") are not what it
+    asks about. An answer that names the month, even in a comparison ("so với cùng kỳ tháng
+    7/2022 (983 cuộc)") or by a date ("ngày 15/8/2023"), may hold what is asked. Years are left
+    out on purpose: an article often holds a year's facts without naming the year in the form
+    asked ("mùa giải 2015"), and vetoing those cost correct answers on the tuning parts
+    (docs/quality.md)."""
+    asked = _guarded(_COMPARED.sub(" ", question.lower()))
+    said = _periods(answer)
     if asked.months:
-        return not asked.months <= document.months | said.months
-    return bool(asked.quarters) and not asked.quarters <= document.quarters | said.quarters
+        dated = {(int(m), y) for m, y in _DATE.findall(answer.lower())}
+        return asked.months.isdisjoint(document.months | said.months | dated)
+    return bool(asked.quarters) and asked.quarters.isdisjoint(document.quarters | said.quarters)

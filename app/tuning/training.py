@@ -108,9 +108,10 @@ def best_threshold(
     held at the most that any reaches, and the gain still chooses among the thresholds that
     reach it: one correct answer fewer on the floor's set must not send the threshold down to
     the most lenient one, answering every unanswerable question on the way for no correct
-    answer more (it once fell from 0.224 to 0.061 so).
+    answer more.
     """
-    thresholds = sorted({round(d.confidence, 3) for d in decisions} | {0.5})
+    # Never 0: a vetoed answer's confidence is 0, and a threshold of 0 would answer it.
+    thresholds = sorted({round(d.confidence, 3) for d in decisions if round(d.confidence, 3) > 0} | {0.5})
     reachable = [(ds, min(rate, answer_rate(ds, thresholds[0]))) for ds, rate in floors]
     allowed = [t for t in thresholds if all(answer_rate(ds, t) >= rate for ds, rate in reachable)]
 

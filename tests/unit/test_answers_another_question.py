@@ -9,7 +9,7 @@ from app.answer.extract import LexicalReader
 from app.answer.mismatch import answers_another_question, document_misses_period, variant_clash
 from app.answer.model import AnswerModel, LinearModel
 from app.answer.offices import office_unnamed
-from app.answer.periods import named_periods, period_clash, unnamed_precise_period
+from app.answer.periods import month_or_quarter_unnamed, named_periods, period_clash
 from app.answer.question import profile
 from app.domain import Passage, PassageHit
 from app.text.normalize import normalize
@@ -201,9 +201,37 @@ JULY_REPORT = named_periods("Báo cáo tháng 7/2023. Doanh thu quý II/2023 tă
         ("Doanh thu là bao nhiêu?", "Doanh thu đạt 390 tỷ đồng.", False),
     ],
 )
-def test_unnamed_precise_period(question: str, answer: str, unnamed: bool) -> None:
-    assert unnamed_precise_period(normalize(question), normalize(answer), JULY_REPORT) is unnamed
+def test_month_or_quarter_unnamed(question: str, answer: str, unnamed: bool) -> None:
+    assert month_or_quarter_unnamed(normalize(question), normalize(answer), JULY_REPORT) is unnamed
     assert document_misses_period(profile(normalize(question)), normalize(answer), JULY_REPORT) is unnamed
+
+
+HALF_YEAR_REPORT = named_periods("Sơ kết 6 tháng đầu năm 2021. Doanh thu tăng 8% so với 6 tháng đầu năm 2020.")
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "unnamed"),
+    [
+        # What a question compares with is not what it asks about...
+        ("Doanh thu 6 tháng đầu năm 2021 tăng bao nhiêu so với 6 tháng đầu năm 2020?", "Doanh thu tăng 8%.", False),
+        ("Doanh thu tháng 6/2021 gấp mấy lần tháng 6/2019?", "Doanh thu tăng 8%.", False),
+        # ...and what the document names only as its comparison does not excuse it.
+        ("Doanh thu 6 tháng đầu năm 2020 là bao nhiêu?", "Doanh thu tăng 8%.", True),
+        # A legal document's number names no month.
+        ("Theo Thông tư 09/2023/TT-BTTTT, doanh thu được tính thế nào?", "Doanh thu tăng 8%.", False),
+        # One of the months asked is enough: a span ends in the report's month.
+        ("Từ tháng 1/2021 đến tháng 6/2021, doanh thu tăng bao nhiêu?", "Doanh thu tăng 8%.", False),
+        # A date in the answer names its month, whatever the question asks for.
+        ("Tháng 8/2021, ai chủ trì hội nghị?", "Ngày 15/8/2021, Bộ trưởng chủ trì hội nghị.", False),
+        ("Tháng 9/2021, ai chủ trì hội nghị?", "Ngày 15/8/2021, Bộ trưởng chủ trì hội nghị.", True),
+        # The month is checked before the quarter: "quý III" does not excuse "tháng 7".
+        ("Doanh thu tháng 7/2021 (quý III/2021) là bao nhiêu?", "Doanh thu quý III/2021 tăng 8%.", True),
+        # "13 tháng" is no month.
+        ("Doanh thu 13 tháng năm 2021 là bao nhiêu?", "Doanh thu tăng 8%.", False),
+    ],
+)
+def test_what_a_question_asks_for_and_what_excuses_the_document(question: str, answer: str, unnamed: bool) -> None:
+    assert month_or_quarter_unnamed(normalize(question), normalize(answer), HALF_YEAR_REPORT) is unnamed
 
 
 def test_a_question_about_time_is_not_vetoed_for_a_month_its_date_names() -> None:

@@ -73,6 +73,9 @@ def test_an_unreachable_floor_is_held_at_the_most_any_threshold_reaches() -> Non
     # not the most lenient 0.2, which only adds a false answer.
     short = _decisions([(0.9, True, True), (0.4, True, True), (0.1, False, True)])
     assert best_threshold(DEV, false_answer_cost=3.0, floors=[(short, 0.9)]) == 0.3
+    # A correct answer that was vetoed (confidence 0) is never answered: no threshold of 0.
+    vetoed = _decisions([(0.9, True, True), (0.4, True, True), (0.0, True, True)])
+    assert best_threshold([*DEV, *vetoed], false_answer_cost=3.0, floors=[(vetoed, 0.9)]) == 0.3
     # A set never answered right holds nothing back: as without a floor.
     missed = _decisions([(0.7, False, True)])
     assert best_threshold(DEV, false_answer_cost=3.0, floors=[(missed, 0.5)]) == 0.8
