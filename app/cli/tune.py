@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     multiple=True,
     type=AnswerRateFloorType(),
     help="Choose the threshold among those that keep this tuning set's answer rate at RATE or above "
-    "(repeatable), e.g. eval/questions/seed.jsonl=0.92.",
+    "(repeatable), e.g. eval/questions/seed.jsonl=0.92; a RATE no threshold reaches is held at the most any reaches.",
 )
 @click.option(
     "--without",

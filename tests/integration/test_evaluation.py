@@ -418,14 +418,18 @@ def test_tune_keeps_the_answer_rate_it_is_asked_to_keep(
         assert answers[i] is not None and expected[0] in answers[i], (i, answers[i])
 
 
-def test_tune_with_a_floor_no_threshold_reaches_answers_everything(
+def test_tune_holds_a_floor_no_threshold_reaches_at_the_most_any_reaches(
     tuned: dict[str, tuple[Result, Path]], workspace: Workspace
 ) -> None:
-    # Without the floor, a false answer costing 100 correct ones would make it abstain on some.
+    # 100% is out of reach (cau-5's figure is not in the corpus), so the floor is held at 3 of 4,
+    # where the reachable floor of 0.75 stands: the same threshold, every right answer kept, and
+    # no threshold lowered further to answer what can only be false.
     result, path = tuned["unreachable"]
     assert result.exit_code == 0, result.output
+    assert AnswerModel.load(path).threshold == AnswerModel.load(tuned["reachable"][1]).threshold
     answers = _answers_with(path, workspace, workspace.root / "tuned-unreachable")
-    assert all(a is not None for a in answers.values()), answers
+    for i, _, expected in QUESTIONS[:3]:
+        assert answers[i] is not None and expected[0] in answers[i], (i, answers[i])
 
 
 def test_tune_without_a_feature_gives_it_no_weight(workspace: Workspace) -> None:

@@ -14,6 +14,8 @@ from app.evaluation.question_sets import check_questions
 
 ROOT = Path(__file__).resolve().parents[2]
 SETS = sorted((ROOT / "eval/questions").glob("*.jsonl"))
+# Over the XQuAD-vi paragraphs, which live outside the repository: format and kinds only.
+BLIND = sorted((ROOT / "eval/blind").glob("*.jsonl"))
 REPORTS = ROOT / "corpus/bo-tttt"
 KINDS = {"fact", "paraphrase", "unanswerable"}
 
@@ -41,3 +43,17 @@ def test_a_shipped_question_set_is_accepted_and_its_answers_are_quoted(path: Pat
         report = reports[row["source"]]
         missing = [a for a in row["answers"] if _nfc(a) not in report]
         assert not missing, f"{row['id']}: not in {row['source']}: {missing}"
+
+
+@pytest.mark.parametrize("path", BLIND, ids=lambda p: p.name)
+def test_a_blind_set_is_accepted_and_says_what_kind_each_question_is(path: Path) -> None:
+    questions = load_questions(path)
+    check_questions(path.stem, questions, max_question_chars=1000)
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        assert row["kind"] in KINDS, row["id"]
+        assert (row["kind"] == "unanswerable") == (row["answers"] == []) == (row["source"] is None), row["id"]
+
+
+def test_the_blind_xquad_set_is_there() -> None:
+    assert [p.name for p in BLIND] == ["xquad-blind.jsonl"]
