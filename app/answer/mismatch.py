@@ -1,10 +1,10 @@
 """Answers to another question: a sentence can share every word of the question and still
 speak of another period (7/2023 for 6/2023), another variant of the thing asked about (2G
 for 3G, MPEG-2 for MPEG-3) or another official (the deputy director for the director,
-``offices.py``), or come from a document that never names the month or quarter asked about. Such an
-answer is a false answer whatever the reader's confidence, so the reader abstains on it
-(``app.answer.extract.judge``); docs/quality.md measures what this guard catches on the
-tuning parts and what it costs.
+``offices.py``), or come from a document that never names the month or quarter asked
+about. Such an answer is a false answer whatever the reader's confidence, so the reader
+abstains on it (``app.answer.extract.judge``); docs/quality.md measures what this guard
+catches on the tuning parts and what it costs.
 """
 
 from __future__ import annotations

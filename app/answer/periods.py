@@ -78,6 +78,8 @@ _DOCUMENT_NUMBER = re.compile(r"(?<![\d/])\d{1,4}/(?:19|20)\d{2}/[\w-]+")
 _COMPARED = re.compile(r"\b(?:so với|gấp|cao hơn|thấp hơn|nhiều hơn|ít hơn)\b[^,;.]*")
 # A span of years covers each of them: "giai đoạn 2021-2025", "từ năm 2020 đến 2025".
 _RANGE = re.compile(r"((?:19|20)\d{2})\s*(?:-|–|đến|tới)\s*(?:năm\s+)?((?:19|20)\d{2})(?!\d)")
+# A full date, "15/8/2023": when something happens, inside its month.
+_DATE = re.compile(r"(?<![\d/])\d{1,2}/(\d{1,2})/((?:19|20)\d{2})(?!\d)")
 
 
 def _guarded(text: str) -> Periods:
@@ -86,6 +88,11 @@ def _guarded(text: str) -> Periods:
     found = _periods(lowered)
     spans = {str(y) for a, b in _RANGE.findall(lowered) for y in range(int(a), int(b) + 1) if int(b) - int(a) <= 50}
     return Periods(found.years | spans, frozenset(m for m in found.months if 1 <= m[0] <= 12), found.quarters)
+
+
+def _reported(text: str) -> Periods:
+    """``_guarded`` without what the text compares with: the periods it reports on, or asks about."""
+    return _guarded(_COMPARED.sub(" ", text.lower()))
 
 
 def period_clash(question: str, answer: str) -> bool:
@@ -97,7 +104,7 @@ def period_clash(question: str, answer: str) -> bool:
     Compared at the most precise kind of period both name (months, quarters), else by year.
     (A question *about* time is not for this test: its answer is another period by nature.)"""
     asked, named = _guarded(question), _guarded(answer)
-    reported = _guarded(_COMPARED.sub(" ", answer.lower()))
+    reported = _reported(answer)
     if asked.months and reported.months:
         return not asked.months & named.months
     if asked.quarters and reported.quarters:
@@ -117,10 +124,6 @@ def period_unnamed(question: str, document: Periods) -> float:
     return 0.0 if asked.years <= document.years else 1.0
 
 
-# A full date, "15/8/2023": when something happens, inside its month.
-_DATE = re.compile(r"(?<![\d/])\d{1,2}/(\d{1,2})/((?:19|20)\d{2})(?!\d)")
-
-
 def month_or_quarter_unnamed(question: str, answer: str, document: Periods) -> bool:
     """True when the question names a month (else a quarter) and none of those it names is named
     by the answer or, other than as a point of comparison, by its document: a report on 7/2023
@@ -134,7 +137,7 @@ def month_or_quarter_unnamed(question: str, answer: str, document: Periods) -> b
     out on purpose: an article often holds a year's facts without naming the year in the form
     asked ("mùa giải 2015"), and vetoing those cost correct answers on the tuning parts
     (docs/quality.md)."""
-    asked = _guarded(_COMPARED.sub(" ", question.lower()))
+    asked = _reported(question)
     said = _periods(answer)
     if asked.months:
         dated = {(int(m), y) for m, y in _DATE.findall(answer.lower())}

@@ -111,7 +111,7 @@ def best_threshold(
     answer more.
     """
     # Never 0: a vetoed answer's confidence is 0, and a threshold of 0 would answer it.
-    thresholds = sorted({round(d.confidence, 3) for d in decisions if round(d.confidence, 3) > 0} | {0.5})
+    thresholds = sorted({t for d in decisions if (t := round(d.confidence, 3)) > 0} | {0.5})
     reachable = [(ds, min(rate, answer_rate(ds, thresholds[0]))) for ds, rate in floors]
     allowed = [t for t in thresholds if all(answer_rate(ds, t) >= rate for ds, rate in reachable)]
 
