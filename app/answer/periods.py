@@ -34,8 +34,26 @@ class Periods:
     quarters: frozenset[tuple[int, str]]  # (quarter, year)
 
 
+# The same periods in words, as a paraphrase writes them: "nửa đầu năm 2021" and "sáu tháng
+# đầu năm 2021" are "6 tháng đầu năm 2021", "quý đầu năm 2024" is "quý i năm 2024".
+# ("Nửa cuối năm" and "giữa năm" name no single month, and are left as they are.)
+_COUNTS = {"hai": 2, "ba": 3, "bốn": 4, "năm": 5, "sáu": 6, "bảy": 7, "bẩy": 7, "tám": 8, "chín": 9}
+_COUNTED_MONTHS = re.compile(r"\b(nửa|" + "|".join(_COUNTS) + r")(\s+tháng)?(?=\s+đầu\s+năm\s+(?:19|20)\d{2})")
+_FIRST_QUARTER = re.compile(r"\bquý\s+đầu(?:\s+tiên)?(?:\s+của)?(?=\s+năm\s+(?:19|20)\d{2})")
+
+
+def _in_figures(lowered: str) -> str:
+    def months(match: re.Match[str]) -> str:
+        word, tháng = match.groups()
+        if word == "nửa" and not tháng:
+            return "6 tháng"
+        return f"{_COUNTS[word]} tháng" if tháng and word in _COUNTS else match.group(0)
+
+    return _FIRST_QUARTER.sub("quý i", _COUNTED_MONTHS.sub(months, lowered))
+
+
 def _periods(text: str) -> Periods:
-    lowered = text.lower()
+    lowered = _in_figures(text.lower())
     return Periods(
         frozenset(_YEAR.findall(lowered)),
         frozenset(
@@ -50,7 +68,7 @@ def named_periods(text: str) -> Periods:
     """The periods a text reports on: those it names only as the point of comparison
     ("so với cùng kỳ năm 2022") left out, since a report of 2024 compared with 2023 holds
     no 2023 figures."""
-    return _periods(_COMPARISON.sub(" ", text.lower()))
+    return _periods(_COMPARISON.sub(" ", _in_figures(text.lower())))
 
 
 def time_conflict(question: str, answer: str, context: str) -> float:
@@ -137,10 +155,10 @@ def month_for_running_total(question: str, answer: str) -> bool:
     thu tháng 7/2023 đạt …", or "… so với tháng 6/2023", month against month) and no count of
     months or running total. The monthly reports give both figures side by side, and the
     month's is a false answer to the question about the months so far."""
-    asked = question.lower()
+    asked = _in_figures(question.lower())
     if not _MONTHS_INTO.search(_COMPARED.sub(" ", asked)) or _SINGLE_MONTH.search(asked):
         return False
-    said = answer.lower()
+    said = _in_figures(answer.lower())
     return bool(_SINGLE_MONTH.search(said)) and not (_MONTH_COUNT.search(said) or _RUNNING.search(said))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.answer.mismatch import answers_another_question
-from app.answer.periods import month_for_running_total, months_for_whole_year
+from app.answer.periods import month_for_running_total, months_for_whole_year, named_periods
 from app.answer.question import profile
 from app.text.normalize import normalize
 
@@ -68,3 +68,29 @@ def test_the_guard_applies_both_rules_except_to_questions_about_time() -> None:
     # "When" is answered with a month by nature.
     when = profile(normalize("Trong 7 tháng đầu năm 2023, doanh thu đạt 390 tỷ đồng vào tháng nào?"))
     assert not answers_another_question(when, JULY_REVENUE)
+
+
+@pytest.mark.parametrize(
+    ("text", "months", "quarters"),
+    [
+        ("Nửa đầu năm 2021, doanh thu tăng.", {(6, "2021")}, set()),
+        ("Sáu tháng đầu năm 2021, doanh thu tăng.", {(6, "2021")}, set()),
+        ("Bảy tháng đầu năm 2023, doanh thu tăng.", {(7, "2023")}, set()),
+        ("Năm tháng đầu năm 2023, doanh thu tăng.", {(5, "2023")}, set()),
+        ("Quý đầu năm 2024, doanh thu tăng.", set(), {(1, "2024")}),
+        ("Quý đầu tiên của năm 2023, doanh thu tăng.", set(), {(1, "2023")}),
+        # The second half and "mid-year" name no single month; a comparison names no period.
+        ("Nửa cuối năm 2021, doanh thu tăng.", set(), set()),
+        ("Giữa năm 2021, doanh thu tăng.", set(), set()),
+        ("Doanh thu tăng 5% so với nửa đầu năm 2020.", set(), set()),
+    ],
+)
+def test_periods_in_words_are_the_periods_in_figures(
+    text: str, months: set[tuple[int, str]], quarters: set[tuple[int, str]]
+) -> None:
+    named = named_periods(normalize(text))
+    assert (set(named.months), set(named.quarters)) == (months, quarters)
+
+
+def test_months_so_far_in_words_are_not_answered_with_one_month() -> None:
+    assert month_for_running_total(normalize("Doanh thu bảy tháng đầu năm 2023 đạt bao nhiêu?"), JULY_REVENUE)
