@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 
-# "Doanh thu … đạt bao nhiêu?", "Nộp ngân sách nhà nước là bao nhiêu?": the figures of a
-# sector's reports, always written as sums. ("Bao nhiêu tiền" and "chi phí" are left out: in
-# other texts a sum is often written in words, "nửa gia sản", which no pattern here reads.)
+# "Doanh thu … đạt bao nhiêu?", "Nộp ngân sách nhà nước là bao nhiêu?", "Giá trúng đấu giá
+# … là bao nhiêu?", "Mức phạt tiền … là bao nhiêu?": figures always written as sums in a
+# sector's reports. ("Bao nhiêu tiền" and "chi phí" are left out: in other texts a sum is
+# often written in words, "nửa gia sản", which no pattern here reads.)
 _ASKS_A_SUM = re.compile(
-    r"\b(?:doanh thu|lợi nhuận|nộp ngân sách|ngân sách nhà nước|kim ngạch|đóng góp vào gdp|vốn đầu tư)\b"
-    r"[^?]*\bbao nhiêu\b"
+    r"\b(?:doanh thu|lợi nhuận|nộp ngân sách|ngân sách nhà nước|kim ngạch|đóng góp vào gdp|vốn đầu tư"
+    r"|giá trúng|giá khởi điểm|mức phạt|phạt tiền|số tiền)\b[^?]*\bbao nhiêu\b"
 )
 # What a question asks of the sum instead: its growth, share, rank or plan.
 _ASKS_OF_THE_SUM = re.compile(

@@ -19,6 +19,9 @@ SUBSCRIBERS = "- Tính đến tháng 7/2023, thuê bao truyền hình trả ti�
         ("Lợi nhuận của ngành năm 2023 là bao nhiêu?", "Lợi nhuận tăng mạnh so với cùng kỳ.", True),
         ("Vốn đầu tư của dự án là bao nhiêu?", "Dự án có 1.200 kỹ sư.", True),
         ("Doanh thu của hãng là bao nhiêu?", "Doanh thu đạt £779 năm 1639.", False),
+        ("Giá trúng đấu giá khối băng tần C3 là bao nhiêu?", "Sắp tới sẽ đấu giá lại băng tần C3.", True),
+        ("Mức phạt tiền đối với doanh nghiệp là bao nhiêu?", "Từ ngày 15/4/2024, doanh nghiệp chịu trách nhiệm.", True),
+        ("Mức phạt tiền đối với doanh nghiệp là bao nhiêu?", "Mức phạt từ 100 đến 200 triệu đồng.", False),
         # Every way the reports write a sum.
         ("Doanh thu tháng 7/2023 đạt bao nhiêu?", "Doanh thu tháng 7/2023 đạt 390 tỷ đồng.", False),
         ("Doanh thu tháng 7/2023 đạt bao nhiêu?", "Doanh thu ước đạt 390 tỷ, tăng 20%.", False),
