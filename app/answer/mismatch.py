@@ -1,18 +1,26 @@
 """Answers to another question: a sentence can share every word of the question and still
-speak of another period (7/2023 for 6/2023), another variant of the thing asked about (2G
-for 3G, MPEG-2 for MPEG-3) or another official (the deputy director for the director,
-``offices.py``), or come from a document that never names the month or quarter asked
-about. Such an answer is a false answer whatever the reader's confidence, so the reader
-abstains on it (``app.answer.extract.judge``); docs/quality.md measures what this guard
-catches on the tuning parts and what it costs.
+speak of another period (7/2023 for 6/2023, July for the seven months so far), another
+variant of the thing asked about (2G for 3G, MPEG-2 for MPEG-3), another kind of figure
+(subscribers for revenue, ``amounts.py``) or another official (the deputy director for the
+director, ``offices.py``), or come from a document that never names the month or quarter
+asked about. Such an answer is a false answer whatever the reader's confidence, so the
+reader abstains on it (``app.answer.extract.judge``); docs/quality.md measures what this
+guard catches on the tuning parts and what it costs.
 """
 
 from __future__ import annotations
 
 import re
 
+from app.answer.amounts import sum_missing
 from app.answer.offices import office_unnamed
-from app.answer.periods import Periods, month_or_quarter_unnamed, period_clash
+from app.answer.periods import (
+    Periods,
+    month_for_running_total,
+    month_or_quarter_unnamed,
+    months_for_whole_year,
+    period_clash,
+)
 from app.answer.question import AnswerType, QuestionProfile
 
 # A name made of capital letters and digits: "3G", "MPEG-2", "IPv6", "H5N1". Lower-case units
@@ -42,11 +50,16 @@ def _named(code: str, text: str) -> bool:
 
 def answers_another_question(question: QuestionProfile, answer: str) -> bool:
     """The answer speaks of another variant than the question asks about, does not name the
-    office whose holder it asks for, or speaks of another period when it does not ask about time."""
-    return (
-        variant_clash(question.text, answer)
-        or office_unnamed(question.text, answer)
-        or (question.answer_type is not AnswerType.TIME and period_clash(question.text, answer))
+    office whose holder it asks for, or, when the question does not ask about time, speaks of
+    another period or of another part of the year (one month for the months so far, part of
+    the year for the whole of it), or gives no sum of money where one is asked for."""
+    if variant_clash(question.text, answer) or office_unnamed(question.text, answer):
+        return True
+    return question.answer_type is not AnswerType.TIME and (
+        period_clash(question.text, answer)
+        or month_for_running_total(question.text, answer)
+        or months_for_whole_year(question.text, answer)
+        or sum_missing(question.text, answer)
     )
 
 

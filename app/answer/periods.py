@@ -34,8 +34,26 @@ class Periods:
     quarters: frozenset[tuple[int, str]]  # (quarter, year)
 
 
+# The same periods in words, as a paraphrase writes them: "nửa đầu năm 2021" and "sáu tháng
+# đầu năm 2021" are "6 tháng đầu năm 2021", "quý đầu năm 2024" is "quý i năm 2024".
+# ("Nửa cuối năm" and "giữa năm" name no single month, and are left as they are.)
+_COUNTS = {"hai": 2, "ba": 3, "bốn": 4, "năm": 5, "sáu": 6, "bảy": 7, "bẩy": 7, "tám": 8, "chín": 9}
+_COUNTED_MONTHS = re.compile(r"\b(nửa|" + "|".join(_COUNTS) + r")(\s+tháng)?(?=\s+đầu\s+năm\s+(?:19|20)\d{2})")
+_FIRST_QUARTER = re.compile(r"\bquý\s+đầu(?:\s+tiên)?(?:\s+của)?(?=\s+năm\s+(?:19|20)\d{2})")
+
+
+def _in_figures(lowered: str) -> str:
+    def months(match: re.Match[str]) -> str:
+        word, tháng = match.groups()
+        if word == "nửa" and not tháng:
+            return "6 tháng"
+        return f"{_COUNTS[word]} tháng" if tháng and word in _COUNTS else match.group(0)
+
+    return _FIRST_QUARTER.sub("quý i", _COUNTED_MONTHS.sub(months, lowered))
+
+
 def _periods(text: str) -> Periods:
-    lowered = text.lower()
+    lowered = _in_figures(text.lower())
     return Periods(
         frozenset(_YEAR.findall(lowered)),
         frozenset(
@@ -50,7 +68,7 @@ def named_periods(text: str) -> Periods:
     """The periods a text reports on: those it names only as the point of comparison
     ("so với cùng kỳ năm 2022") left out, since a report of 2024 compared with 2023 holds
     no 2023 figures."""
-    return _periods(_COMPARISON.sub(" ", text.lower()))
+    return _periods(_COMPARISON.sub(" ", _in_figures(text.lower())))
 
 
 def time_conflict(question: str, answer: str, context: str) -> float:
@@ -122,6 +140,45 @@ def period_unnamed(question: str, document: Periods) -> float:
     if asked.quarters:
         return 0.0 if asked.quarters <= document.quarters else 1.0
     return 0.0 if asked.years <= document.years else 1.0
+
+
+# A month that closes a running total ("tính đến hết tháng 7/2023", "lũy kế", "từ đầu năm"),
+# a count of months ("7 tháng"), a single month ("tháng 7/2023", "tháng 7 năm 2023").
+_RUNNING = re.compile(r"(?:đến|tới)\s+(?:hết\s+|cuối\s+)?tháng|lũy kế|luỹ kế|từ đầu năm")
+_MONTH_COUNT = re.compile(r"(?<![\d/])\d{1,2}\s+tháng\b")
+_SINGLE_MONTH = re.compile(r"\btháng\s+\d{1,2}\s*(?:/|năm\s+)(?:19|20)\d{2}(?!\d)")
+
+
+def month_for_running_total(question: str, answer: str) -> bool:
+    """True when the question asks about months counted from the start of a year ("7 tháng đầu
+    năm 2023") and the answer gives one month's own figure: it names a single month ("Doanh
+    thu tháng 7/2023 đạt …", or "… so với tháng 6/2023", month against month) and no count of
+    months or running total. The monthly reports give both figures side by side, and the
+    month's is a false answer to the question about the months so far."""
+    asked = _in_figures(question.lower())
+    if not _MONTHS_INTO.search(_COMPARED.sub(" ", asked)) or _SINGLE_MONTH.search(asked):
+        return False
+    said = _in_figures(answer.lower())
+    return bool(_SINGLE_MONTH.search(said)) and not (_MONTH_COUNT.search(said) or _RUNNING.search(said))
+
+
+# "cả năm 2023", "cuối năm 2024", "hết năm 2021": a whole year, to its end; "kế hoạch năm",
+# "chỉ tiêu năm": a figure for the whole year, named beside the months so far.
+_WHOLE_YEAR = re.compile(r"\b(?:cả|cuối|hết|trọn)\s+năm\s+((?:19|20)\d{2})(?!\d)")
+_YEAR_FIGURE = re.compile(r"\b(?:cả|kế hoạch|chỉ tiêu|mục tiêu)\s+năm\b")
+
+
+def months_for_whole_year(question: str, answer: str) -> bool:
+    """True when the question asks about a whole year ("cả năm 2023", "tính đến cuối năm 2024")
+    and names no month or quarter, and the answer reports on part of that year only: a month
+    other than December or the months so far ("tính đến tháng 06/2024", "6 tháng đầu năm
+    2024"), with no figure for the whole year ("kế hoạch năm")."""
+    lowered = _COMPARED.sub(" ", question.lower())
+    years = set(_WHOLE_YEAR.findall(lowered))
+    asked = _guarded(lowered)
+    if not years or asked.months or asked.quarters or _YEAR_FIGURE.search(answer.lower()):
+        return False
+    return any(year in years and month < 12 for month, year in _reported(answer).months)
 
 
 def month_or_quarter_unnamed(question: str, answer: str, document: Periods) -> bool:
