@@ -49,17 +49,21 @@ def _named(code: str, text: str) -> bool:
 
 
 def answers_another_question(question: QuestionProfile, answer: str) -> bool:
-    """The answer speaks of another variant than the question asks about, does not name the
-    office whose holder it asks for, or, when the question does not ask about time, speaks of
-    another period or of another part of the year (one month for the months so far, part of
-    the year for the whole of it), or gives no sum of money where one is asked for."""
+    """The answer speaks of another variant than the question asks about or does not name the
+    office whose holder it asks for; or, when the question does not ask about time, it speaks
+    of another period or gives no sum of money where one is asked for; or, when the question
+    asks for a figure, it gives the figure of another part of the year (one month's for the
+    months so far, part of the year's for the whole of it)."""
     if variant_clash(question.text, answer) or office_unnamed(question.text, answer):
         return True
-    return question.answer_type is not AnswerType.TIME and (
-        period_clash(question.text, answer)
-        or month_for_running_total(question.text, answer)
-        or months_for_whole_year(question.text, answer)
-        or sum_missing(question.text, answer)
+    if question.answer_type is AnswerType.TIME:
+        return False
+    if period_clash(question.text, answer) or sum_missing(question.text, answer):
+        return True
+    # Parts of a year matter to a figure; "who was appointed in the first 6 months" may well be
+    # answered by "in June".
+    return question.answer_type is AnswerType.NUMBER and (
+        month_for_running_total(question.text, answer) or months_for_whole_year(question.text, answer)
     )
 
 

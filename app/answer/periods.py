@@ -38,8 +38,13 @@ class Periods:
 # đầu năm 2021" are "6 tháng đầu năm 2021", "quý đầu năm 2024" is "quý i năm 2024".
 # ("Nửa cuối năm" and "giữa năm" name no single month, and are left as they are.)
 _COUNTS = {"hai": 2, "ba": 3, "bốn": 4, "năm": 5, "sáu": 6, "bảy": 7, "bẩy": 7, "tám": 8, "chín": 9}
-_COUNTED_MONTHS = re.compile(r"\b(nửa|" + "|".join(_COUNTS) + r")(\s+tháng)?(?=\s+đầu\s+năm\s+(?:19|20)\d{2})")
-_FIRST_QUARTER = re.compile(r"\bquý\s+đầu(?:\s+tiên)?(?:\s+của)?(?=\s+năm\s+(?:19|20)\d{2})")
+_COUNTED_MONTHS = re.compile(
+    r"(?<!mười )\b(nửa|" + "|".join(_COUNTS) + r")(\s+tháng)?(?=\s+đầu\s+năm\s+(?:19|20)\d{2})"
+)
+# "quý đầu năm 2024", but not "3 quý đầu năm 2024" or "ba quý đầu năm 2024" (nine months).
+_FIRST_QUARTER = re.compile(
+    r"(\b(?:\d+|" + "|".join(_COUNTS) + r")\s+)?\bquý\s+đầu(?:\s+tiên)?(?:\s+của)?(?=\s+năm\s+(?:19|20)\d{2})"
+)
 
 
 def _in_figures(lowered: str) -> str:
@@ -49,7 +54,10 @@ def _in_figures(lowered: str) -> str:
             return "6 tháng"
         return f"{_COUNTS[word]} tháng" if tháng and word in _COUNTS else match.group(0)
 
-    return _FIRST_QUARTER.sub("quý i", _COUNTED_MONTHS.sub(months, lowered))
+    def first_quarter(match: re.Match[str]) -> str:
+        return match.group(0) if match.group(1) else "quý i"
+
+    return _FIRST_QUARTER.sub(first_quarter, _COUNTED_MONTHS.sub(months, lowered))
 
 
 def _periods(text: str) -> Periods:
@@ -142,29 +150,45 @@ def period_unnamed(question: str, document: Periods) -> float:
     return 0.0 if asked.years <= document.years else 1.0
 
 
-# A month that closes a running total ("tính đến hết tháng 7/2023", "lũy kế", "từ đầu năm"),
-# a count of months ("7 tháng"), a single month ("tháng 7/2023", "tháng 7 năm 2023").
-_RUNNING = re.compile(r"(?:đến|tới)\s+(?:hết\s+|cuối\s+)?tháng|lũy kế|luỹ kế|từ đầu năm")
+# A running total to a month ("tính đến hết tháng 7/2023", "tính đến thời điểm tháng 7/2023",
+# "lũy kế", "từ đầu năm", "tháng 1 - tháng 7/2023", "từ tháng 1"), a count of months ("7
+# tháng"), and what is counted at a month's end rather than over the months (subscribers,
+# workers, users, accounts, a rate), where the month's figure is the running figure.
+_RUNNING = re.compile(
+    r"(?:đến|tới)\s+(?:hết\s+|cuối\s+|thời điểm\s+)?tháng|lũy kế|từ đầu năm"
+    r"|tháng\s+0?1\s*(?:-|–|đến|tới)|từ tháng\s+0?1\b"
+)
 _MONTH_COUNT = re.compile(r"(?<![\d/])\d{1,2}\s+tháng\b")
-_SINGLE_MONTH = re.compile(r"\btháng\s+\d{1,2}\s*(?:/|năm\s+)(?:19|20)\d{2}(?!\d)")
+_A_MONTH = re.compile(r"\btháng\s+\d{1,2}\b")
+_STOCK = re.compile(r"\b(?:thuê bao|lao động|người dùng|tài khoản|tỷ lệ|tỷ trọng)\b")
 
 
 def month_for_running_total(question: str, answer: str) -> bool:
-    """True when the question asks about months counted from the start of a year ("7 tháng đầu
-    năm 2023") and the answer gives one month's own figure: it names a single month ("Doanh
-    thu tháng 7/2023 đạt …", or "… so với tháng 6/2023", month against month) and no count of
-    months or running total. The monthly reports give both figures side by side, and the
-    month's is a false answer to the question about the months so far."""
+    """True when the question asks about the months so far ("7 tháng đầu năm 2023") and the
+    answer gives that last month's own figure: it reports on the month itself ("Doanh thu
+    tháng 7/2023 đạt …") or compares it with the month before or the same month a year before
+    ("… tăng 2% so với tháng 6/2023", "… so với tháng 7/2022"), and names no count of months
+    or running total. The monthly reports give both figures side by side, and the month's is
+    a false answer to the question about the months so far. Not for what is counted at a
+    month's end (subscribers, workers, a rate): there the month's figure is the running one.
+    Meant for questions that ask for a figure (``mismatch.answers_another_question``)."""
     asked = _in_figures(question.lower())
-    if not _MONTHS_INTO.search(_COMPARED.sub(" ", asked)) or _SINGLE_MONTH.search(asked):
+    spans = {(int(n), y) for n, y in _MONTHS_INTO.findall(_COMPARED.sub(" ", asked)) if 2 <= int(n) <= 12}
+    # A question that also names a single month ("riêng tháng 7") asks about that month.
+    if not spans or _A_MONTH.search(_MONTHS_INTO.sub(" ", asked)) or _STOCK.search(asked):
         return False
     said = _in_figures(answer.lower())
-    return bool(_SINGLE_MONTH.search(said)) and not (_MONTH_COUNT.search(said) or _RUNNING.search(said))
+    if _MONTH_COUNT.search(said) or _RUNNING.search(said):
+        return False
+    own = _reported(said).months
+    compared = _guarded(said).months - own
+    return any((n, y) in own or (n - 1, y) in compared or (n, str(int(y) - 1)) in compared for n, y in spans)
 
 
-# "cả năm 2023", "cuối năm 2024", "hết năm 2021": a whole year, to its end; "kế hoạch năm",
-# "chỉ tiêu năm": a figure for the whole year, named beside the months so far.
-_WHOLE_YEAR = re.compile(r"\b(?:cả|cuối|hết|trọn)\s+năm\s+((?:19|20)\d{2})(?!\d)")
+# "cả năm 2023", "trọn năm 2023", "hết năm 2021", "tính đến cuối năm 2024": the whole year, to
+# its end ("6 tháng cuối năm 2021", "những tháng cuối năm" and an event "vào cuối năm 2005"
+# are not); "kế hoạch năm", "chỉ tiêu năm": a figure for the whole year.
+_WHOLE_YEAR = re.compile(r"(?<!tháng )\b(?:cả|trọn|hết|(?:đến|tới)\s+(?:hết|cuối))\s+năm\s+((?:19|20)\d{2})(?!\d)")
 _YEAR_FIGURE = re.compile(r"\b(?:cả|kế hoạch|chỉ tiêu|mục tiêu)\s+năm\b")
 
 
@@ -172,8 +196,9 @@ def months_for_whole_year(question: str, answer: str) -> bool:
     """True when the question asks about a whole year ("cả năm 2023", "tính đến cuối năm 2024")
     and names no month or quarter, and the answer reports on part of that year only: a month
     other than December or the months so far ("tính đến tháng 06/2024", "6 tháng đầu năm
-    2024"), with no figure for the whole year ("kế hoạch năm")."""
-    lowered = _COMPARED.sub(" ", question.lower())
+    2024"), with no figure for the whole year ("kế hoạch năm"). Meant for questions that ask
+    for a figure (``mismatch.answers_another_question``)."""
+    lowered = _COMPARED.sub(" ", _in_figures(question.lower()))
     years = set(_WHOLE_YEAR.findall(lowered))
     asked = _guarded(lowered)
     if not years or asked.months or asked.quarters or _YEAR_FIGURE.search(answer.lower()):

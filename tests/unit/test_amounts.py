@@ -34,6 +34,18 @@ SUBSCRIBERS = "- Tính đến tháng 7/2023, thuê bao truyền hình trả ti�
         ("Doanh thu tăng bao nhiêu phần trăm?", "Doanh thu tăng 20%.", False),
         ("Doanh thu số chiếm bao nhiêu?", "Doanh thu số chiếm 6% tổng nguồn thu.", False),
         ("Doanh thu đạt bao nhiêu so với kế hoạch?", "Doanh thu đạt 47,6% kế hoạch năm.", False),
+        ("Mức phạt đối với doanh nghiệp là bao nhiêu?", "Mức phạt từ 10 đến 20 triệu.", False),
+        ("Giá khởi điểm là bao nhiêu?", "Giá khởi điểm 500.000đ/m2.", False),
+        ("Doanh thu của hãng là bao nhiêu?", "Doanh thu đạt 5 triệu đô la.", False),
+        # A year before "tỷ lệ" or "đồng thời" is no sum.
+        ("Doanh thu năm 2023 là bao nhiêu?", "Năm 2023 tỷ lệ doanh thu số đạt 20%.", True),
+        ("Doanh thu năm 2023 là bao nhiêu?", "Năm 2023 đồng thời tăng số thuê bao.", True),
+        # Shares, comparisons, growth, counts and prison terms are asked for as such.
+        ("Thu ngân sách nhà nước năm 2023 đạt bao nhiêu so với dự toán?", "Đạt 108,1% dự toán.", False),
+        ("Doanh thu của Viettel tăng trưởng bao nhiêu?", "Doanh thu tăng trưởng 6%.", False),
+        ("Số dự án có vốn đầu tư nước ngoài là bao nhiêu?", "Có 3.188 dự án.", False),
+        ("Mức phạt tù cao nhất là bao nhiêu năm?", "Phạt tù đến 20 năm.", False),
+        ("Doanh thu phòng vé của phim đứng thứ bao nhiêu?", "Phim đứng thứ 3.", False),
         # Not a question about money at all.
         ("Có bao nhiêu thuê bao truyền hình trả tiền?", SUBSCRIBERS, False),
     ],

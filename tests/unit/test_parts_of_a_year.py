@@ -31,6 +31,33 @@ RUNNING = "- Doanh thu 7 tháng đầu năm 2023 ước đạt 2.100 tỷ đồn
         ("Doanh thu tháng 7/2023 đạt bao nhiêu?", JULY_REVENUE, False),
         ("Doanh thu tháng 7/2023 (7 tháng đầu năm 2023) đạt bao nhiêu?", JULY_REVENUE, False),
         ("Doanh thu tháng 7/2023 tăng bao nhiêu so với 6 tháng đầu năm 2023?", JULY_REVENUE, False),
+        ("Trong 7 tháng đầu năm 2023, doanh thu riêng tháng 7 đạt bao nhiêu?", JULY_REVENUE, False),
+        # Only the last month's own figure: a comparison with the end of last year says nothing.
+        ("Số vụ tấn công 7 tháng đầu năm 2023 là bao nhiêu?", "Có 5.100 vụ, tăng 5% so với tháng 12/2022.", False),
+        ("Doanh thu 7 tháng đầu năm 2023 đạt bao nhiêu?", "Doanh thu tháng 5/2023 đạt 300 tỷ đồng.", False),
+        # More ways of writing a running total.
+        (
+            "Doanh thu 7 tháng đầu năm 2023 đạt bao nhiêu?",
+            "Tính đến thời điểm tháng 7/2023, doanh thu đạt 2.100 tỷ.",
+            False,
+        ),
+        (
+            "Doanh thu 7 tháng đầu năm 2023 đạt bao nhiêu?",
+            "Tháng 1 - tháng 7/2023, doanh thu đạt 2.100 tỷ đồng.",
+            False,
+        ),
+        (
+            "Doanh thu 7 tháng đầu năm 2023 đạt bao nhiêu?",
+            "Lũy kế 2.100 tỷ đồng; riêng tháng 7/2023 đạt 390 tỷ.",
+            False,
+        ),
+        (
+            "Doanh thu 7 tháng đầu năm 2023 đạt bao nhiêu?",
+            "Từ đầu năm, tháng 7/2023 là tháng doanh thu cao nhất.",
+            False,
+        ),
+        # What is counted at a month's end: the month's figure is the running one.
+        ("Số thuê bao 5G 7 tháng đầu năm 2023 là bao nhiêu?", "Tháng 7/2023, số thuê bao 5G đạt 1,2 triệu.", False),
     ],
 )
 def test_one_month_for_the_months_so_far(question: str, answer: str, clash: bool) -> None:
@@ -56,10 +83,34 @@ LABOUR = "- Tổng số lao động tính đến tháng 06/2024 ước khoảng 
         # "năm 2024" alone may be asked of the months so far; a question naming a month is not about the whole year.
         ("Số lao động năm 2024 là bao nhiêu?", LABOUR, False),
         ("Số lao động tháng 6/2024 và cuối năm 2024 là bao nhiêu?", LABOUR, False),
+        # The last months of a year, and an event late in it, are not the whole year.
+        (
+            "Trong 6 tháng cuối năm 2021, đã chặn bao nhiêu cuộc gọi?",
+            "Từ tháng 7/2021 đến tháng 12/2021, đã chặn 30 triệu.",
+            False,
+        ),
+        ("Trong những tháng cuối năm 2023, có bao nhiêu vụ?", "Tháng 10/2023 có 12 vụ.", False),
+        (
+            "Novell đã sa thải bao nhiêu nhân viên vào cuối năm 2005?",
+            "Tháng 11 năm 2005, Novell sa thải 600 nhân viên.",
+            False,
+        ),
     ],
 )
 def test_part_of_the_year_for_the_whole_of_it(question: str, answer: str, clash: bool) -> None:
     assert months_for_whole_year(normalize(question), normalize(answer)) is clash
+
+
+def test_parts_of_a_year_concern_questions_that_ask_for_a_figure() -> None:
+    """Who was appointed in the first six months may well have been appointed in June."""
+    who = profile(normalize("Trong 6 tháng đầu năm 2023, ai được bổ nhiệm làm Giám đốc Sở?"))
+    answer = normalize("Tháng 6/2023, ông Nguyễn Văn A được bổ nhiệm làm Giám đốc Sở.")
+    assert month_for_running_total(who.text, answer)
+    assert not answers_another_question(who, answer)
+    speaker = profile(normalize("Ai đọc diễn văn khai mạc kỳ họp cuối năm 1951?"))
+    assert not answers_another_question(
+        speaker, normalize("Tại phiên họp tháng 11 năm 1951, ông Simonds đọc diễn văn.")
+    )
 
 
 def test_the_guard_applies_both_rules_except_to_questions_about_time() -> None:
@@ -79,6 +130,10 @@ def test_the_guard_applies_both_rules_except_to_questions_about_time() -> None:
         ("Năm tháng đầu năm 2023, doanh thu tăng.", {(5, "2023")}, set()),
         ("Quý đầu năm 2024, doanh thu tăng.", set(), {(1, "2024")}),
         ("Quý đầu tiên của năm 2023, doanh thu tăng.", set(), {(1, "2023")}),
+        # Counted quarters and "mười hai" are no first quarter and no second month.
+        ("Doanh thu 3 quý đầu năm 2023 tăng.", set(), set()),
+        ("Doanh thu ba quý đầu năm 2023 tăng.", set(), set()),
+        ("Doanh thu mười hai tháng đầu năm 2023 tăng.", set(), set()),
         # The second half and "mid-year" name no single month; a comparison names no period.
         ("Nửa cuối năm 2021, doanh thu tăng.", set(), set()),
         ("Giữa năm 2021, doanh thu tăng.", set(), set()),
