@@ -57,3 +57,26 @@ def test_a_blind_set_is_accepted_and_says_what_kind_each_question_is(path: Path)
 
 def test_the_blind_xquad_set_is_there() -> None:
     assert [p.name for p in BLIND] == ["xquad-blind.jsonl"]
+
+
+# The report-style training sets (eval/training/README.md): one question file per corpus file.
+REPORT_TRAINING = sorted((ROOT / "eval/training").glob("reports-written-*-questions.jsonl"))
+TRAINING_KINDS = {"literal", "paraphrase", "neighbour", "unanswerable"}
+
+
+def test_the_report_style_training_sets_are_there() -> None:
+    assert [p.name for p in REPORT_TRAINING] == [f"reports-written-{u}-questions.jsonl" for u in "abc"]
+
+
+@pytest.mark.parametrize("path", REPORT_TRAINING, ids=lambda p: p.name)
+def test_a_report_style_training_set_quotes_its_answers_from_its_own_reports(path: Path) -> None:
+    questions = load_questions(path)
+    check_questions(path.stem, questions, max_question_chars=1000)
+    corpus = path.with_name(path.name.replace("-questions", "-corpus"))
+    reports = {row["doc_id"]: _nfc(row["text"]) for row in map(json.loads, corpus.read_text("utf-8").splitlines())}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        assert row["kind"] in TRAINING_KINDS, row["id"]
+        assert (row["kind"] == "unanswerable") == (row["answers"] == []), row["id"]
+        missing = [a for a in row["answers"] if _nfc(a) not in reports[row["paragraph"]]]
+        assert not missing, f"{row['id']}: not in {row['paragraph']}: {missing}"
