@@ -1,5 +1,6 @@
-"""The question sets in eval/questions hold what their README promises: troly loads and accepts
-them, each answer is copied from the report it names, and an unanswerable question has none."""
+"""The question sets in eval/questions, eval/blind and the report-style ones in eval/training hold
+what their READMEs promise: troly loads and accepts them, each answer is copied from the report it
+names, and an unanswerable question has none."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from app.evaluation.dataset import load_questions
 from app.evaluation.question_sets import check_questions
+from app.ingest.loaders import load_jsonl_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 SETS = sorted((ROOT / "eval/questions").glob("*.jsonl"))
@@ -73,7 +75,7 @@ def test_a_report_style_training_set_quotes_its_answers_from_its_own_reports(pat
     questions = load_questions(path)
     check_questions(path.stem, questions, max_question_chars=1000)
     corpus = path.with_name(path.name.replace("-questions", "-corpus"))
-    reports = {row["doc_id"]: _nfc(row["text"]) for row in map(json.loads, corpus.read_text("utf-8").splitlines())}
+    reports = {d.source: _nfc(d.text) for d in load_jsonl_corpus(corpus)}  # troly's loader, as train-reader's
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         assert row["kind"] in TRAINING_KINDS, row["id"]
