@@ -67,7 +67,7 @@ TRAINING_KINDS = {"literal", "paraphrase", "neighbour", "unanswerable"}
 
 
 def test_the_report_style_training_sets_are_there() -> None:
-    assert [p.name for p in REPORT_TRAINING] == [f"reports-written-{u}-questions.jsonl" for u in "abcdefghijk"]
+    assert [p.name for p in REPORT_TRAINING] == [f"reports-written-{u}-questions.jsonl" for u in "abcdefghijklmnopqrs"]
 
 
 @pytest.mark.parametrize("path", REPORT_TRAINING, ids=lambda p: p.name)
