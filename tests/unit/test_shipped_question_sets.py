@@ -61,21 +61,29 @@ def test_the_blind_xquad_set_is_there() -> None:
     assert [p.name for p in BLIND] == ["xquad-blind.jsonl"]
 
 
-# The report-style training sets (eval/training/README.md): one question file per corpus file.
+# The report-style training sets (eval/training/README.md): one question file per corpus file, and a
+# second one, of "which sentence?" questions, over the same reports.
 REPORT_TRAINING = sorted((ROOT / "eval/training").glob("reports-written-*-questions.jsonl"))
-TRAINING_KINDS = {"literal", "paraphrase", "neighbour", "unanswerable"}
+WHICH_TRAINING = sorted((ROOT / "eval/training").glob("reports-which-*-questions.jsonl"))
+TRAINING_KINDS = {"literal", "paraphrase", "neighbour", "contrast", "unanswerable"}
+UNITS = "abcdefghijklmnopqrs"
 
 
 def test_the_report_style_training_sets_are_there() -> None:
-    assert [p.name for p in REPORT_TRAINING] == [f"reports-written-{u}-questions.jsonl" for u in "abcdefghijklmnopqrs"]
+    assert [p.name for p in REPORT_TRAINING] == [f"reports-written-{u}-questions.jsonl" for u in UNITS]
+    assert [p.name for p in WHICH_TRAINING] == [f"reports-which-{u}-questions.jsonl" for u in UNITS]
 
 
-@pytest.mark.parametrize("path", REPORT_TRAINING, ids=lambda p: p.name)
+def _corpus_of(questions: Path) -> Path:
+    unit = questions.name.split("-")[2]
+    return questions.with_name(f"reports-written-{unit}-corpus.jsonl")
+
+
+@pytest.mark.parametrize("path", REPORT_TRAINING + WHICH_TRAINING, ids=lambda p: p.name)
 def test_a_report_style_training_set_quotes_its_answers_from_its_own_reports(path: Path) -> None:
     questions = load_questions(path)
     check_questions(path.stem, questions, max_question_chars=1000)
-    corpus = path.with_name(path.name.replace("-questions", "-corpus"))
-    reports = {d.source: _nfc(d.text) for d in load_jsonl_corpus(corpus)}  # troly's loader, as train-reader's
+    reports = {d.source: _nfc(d.text) for d in load_jsonl_corpus(_corpus_of(path))}  # troly's loader, as train-reader's
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         assert row["kind"] in TRAINING_KINDS, row["id"]
