@@ -70,7 +70,7 @@ TRAINING_KINDS = {
     "reports-written": {"literal", "paraphrase", "neighbour", "unanswerable"},
     "reports-which": {"neighbour", "paraphrase", "contrast"},
 }
-UNITS = "abcdefghijklmnopqrs"
+UNITS = "abcdefghijklmnopqrstuvwxyz"
 
 
 def test_the_report_style_training_sets_are_there() -> None:
