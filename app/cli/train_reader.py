@@ -68,6 +68,14 @@ class TrainingSetType(click.ParamType[TrainingSet, object]):
 @click.option("--questions-per-step", default=8, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=13, show_default=True, type=int)
 @click.option(
+    "--lexical-prior",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Weight of the lexical ranker's score added to the reader's logit, in training and when reading: "
+    "above 0 the reader learns what word overlap misses (1 adds it as the log-odds it is).",
+)
+@click.option(
     "--held-out",
     multiple=True,
     type=TrainingSetType(),
@@ -91,6 +99,7 @@ def train_reader(
     learning_rate: float,
     questions_per_step: int,
     seed: int,
+    lexical_prior: float,
     held_out: tuple[TrainingSet, ...],
     evaluate_only: bool,
 ) -> None:
@@ -113,6 +122,7 @@ def train_reader(
         questions_per_step=questions_per_step,
         learning_rate=learning_rate,
         seed=seed,
+        lexical_prior=lexical_prior,
     )
     # Candidates are collected as the lexical reader sees them, whatever reader the settings name.
     collecting = Runtime(runtime.settings.model_copy(update={"reader": "lexical"}), runtime.embedder)

@@ -23,7 +23,7 @@ import numpy as np
 from app.answer.evidence import Evidence
 from app.answer.model import AnswerModel
 from app.answer.neural.delta import Card, Delta, Recipe
-from app.answer.neural.reader import pair_text
+from app.answer.neural.reader import lexical_prior, pair_text
 from app.answer.neural.tokenizer import E5Tokenizer
 from app.answer.neural.weights import BaseWeights
 from app.errors import InvalidInput
@@ -45,6 +45,9 @@ class Group:
     answerable: bool
     labels: tuple[bool, ...]
     pairs: tuple[tuple[int, ...], ...]  # token ids
+    # Each pair's lexical score less the question's best (``app.answer.neural.reader.lexical_prior``),
+    # added to the logits with the recipe's weight; all 0 when nothing else is said.
+    prior: tuple[float, ...] = ()
 
 
 def question_group(
@@ -58,17 +61,16 @@ def question_group(
     labels = [question.answerable and contains_answer(c.text, question.answers) for c in candidates]
     if question.answerable and not any(labels):
         return None
+    scores = [lexical.sentence(c.features) for c in candidates]
     positives = [i for i, is_answer in enumerate(labels) if is_answer][:2]
-    others = sorted(
-        (i for i, is_answer in enumerate(labels) if not is_answer),
-        key=lambda i: -lexical.sentence(candidates[i].features),
-    )
+    others = sorted((i for i, is_answer in enumerate(labels) if not is_answer), key=lambda i: -scores[i])
     chosen = positives + others[: size - len(positives)]
     pairs = tuple(
         tuple(tokenizer.pair(pair_text(evidence.profile.text, evidence.hits[candidates[i].hit], candidates[i])))
         for i in chosen
     )
-    return Group(question.answerable, tuple(labels[i] for i in chosen), pairs)
+    prior = tuple(lexical_prior(scores, chosen, 1.0))
+    return Group(question.answerable, tuple(labels[i] for i in chosen), pairs, prior)
 
 
 def train_delta(
@@ -131,7 +133,7 @@ def train_delta(
             x[i, : s.shape[0]] = s.float()
             attention[i, : s.shape[0]] = 1
         logits = model.top(x, attention)
-        loss = _listwise_loss(logits, [groups[g] for g in batch])
+        loss = _listwise_loss(logits, [groups[g] for g in batch], recipe.lexical_prior)
         optimiser.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -146,16 +148,20 @@ def train_delta(
     return tensors, Recipe(**{**recipe.__dict__, "steps": steps})
 
 
-def _listwise_loss(logits: torch.Tensor, groups: Sequence[Group]) -> torch.Tensor:
+def _listwise_loss(logits: torch.Tensor, groups: Sequence[Group], prior_weight: float = 0.0) -> torch.Tensor:
     """Mean over questions of −log P(an answering pair), or −log P(none) when unanswerable,
-    under a softmax over the question's pairs and a "none" option of logit 0."""
+    under a softmax over the question's pairs and a "none" option of logit 0; each pair's logit
+    plus ``prior_weight`` × its lexical prior, as the reader reads at question time."""
     import torch
 
     total = torch.zeros(())
     at = 0
     for group in groups:
         n = len(group.pairs)
-        options = torch.cat([torch.zeros(1), logits[at : at + n]])
+        pairs = logits[at : at + n]
+        if prior_weight:
+            pairs = pairs + prior_weight * torch.tensor(group.prior, dtype=logits.dtype)
+        options = torch.cat([torch.zeros(1), pairs])
         at += n
         wanted = [i + 1 for i, is_answer in enumerate(group.labels) if is_answer] if group.answerable else [0]
         total = total + torch.logsumexp(options, 0) - torch.logsumexp(options[torch.tensor(wanted)], 0)

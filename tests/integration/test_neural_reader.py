@@ -14,6 +14,7 @@ from seed_questions import OFF_TOPIC
 from seed_questions import QUESTIONS as SEED_QUESTIONS
 from seed_questions import UNIT as SEED_UNIT
 
+from app.answer.evidence import Evidence, sentence_candidates
 from app.answer.features import NEURAL
 from app.answer.model import AnswerModel
 from app.answer.neural.delta import Card, Delta, Recipe, load_delta, save_delta
@@ -22,9 +23,15 @@ from app.answer.neural.reader import NeuralReader
 from app.answer.neural.scorer import CrossEncoderScorer
 from app.answer.neural.tokenizer import E5Tokenizer, PairText
 from app.answer.neural.weights import BaseWeights, default_path, read_base_weights
+from app.answer.periods import Periods
+from app.answer.question import profile
 from app.assistant import Assistant
+from app.domain import Passage, PassageHit
 from app.errors import ReaderUnavailable
+from app.evaluation.dataset import Question
 from app.settings import Settings
+from app.text.normalize import normalize
+from app.tuning.reader_training import question_group
 from app.wiring import open_reader
 
 SENTENCES = [
@@ -133,6 +140,35 @@ def test_a_delta_for_other_base_weights_is_refused(base: BaseWeights, tmp_path: 
     assert set(load_delta(path).tensors) == set(tensors)
     with pytest.raises(ReaderUnavailable, match="fitted on other base weights"):
         CrossEncoderScorer(base, load_delta(path))
+
+
+def test_the_scorer_reads_with_the_lexical_prior_its_card_names(base: BaseWeights, tmp_path: Path) -> None:
+    model = CrossEncoder(Encoder.from_weights(base), 10, 4, 8.0)
+    tensors = {k: v.numpy().copy() for k, v in model.delta().items()}
+    path = tmp_path / "delta.npz"
+    save_delta(path, Delta(Card(Recipe(adapt_from=10, rank=4, alpha=8.0, lexical_prior=1.5), base.sha256), tensors))
+    assert CrossEncoderScorer(base, load_delta(path)).lexical_prior == 1.5
+
+
+def test_a_training_question_keeps_each_pairs_lexical_prior(tokenizer: E5Tokenizer) -> None:
+    passage = normalize(
+        "Tấn công mạng tháng 7/2023 là 836 cuộc. Tấn công mạng tháng 6/2023 giảm. "
+        "Doanh thu bưu chính đạt 4.900 tỷ đồng. Hội nghị diễn ra tại Hà Nội."
+    )
+    hits = [PassageHit(Passage("p1", "d1", "u", 0, 0, len(passage), passage), "Báo cáo", None, 1.0, dense=0.9)]
+    q = profile(normalize("Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?"))
+    candidates = sentence_candidates(q, hits, lambda _: 1.0)
+    evidence = Evidence(q, hits, candidates, lambda _: 1.0, {"p1": Periods(frozenset(), frozenset(), frozenset())})
+    lexical = AnswerModel.load()
+    scores = {c.text: lexical.sentence(c.features) for c in candidates}
+    group = question_group(Question("q", q.text, ("836 cuộc",)), evidence, lexical, tokenizer, 3)
+    assert group is not None and len(group.prior) == len(group.pairs) == 3
+    assert group.labels[0]  # the answering sentence first, then word overlap's best others
+    answer = next(c.text for c in candidates if "836 cuộc" in c.text)
+    others = sorted((s for t, s in scores.items() if t != answer), reverse=True)[:2]
+    top = max(scores.values())
+    assert group.prior == pytest.approx((scores[answer] - top, *(s - top for s in others)))
+    assert max(group.prior) == 0.0
 
 
 def test_the_served_form_scores_as_the_trained_one(base: BaseWeights, tokenizer: E5Tokenizer) -> None:

@@ -3,6 +3,7 @@ the re-reading of tuning questions."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from app.answer.evidence import Candidate, Evidence, sentence_candidates
 from app.answer.features import NEURAL, reader_evidence
 from app.answer.model import AnswerModel
 from app.answer.neural.delta import Card, Delta, Recipe, load_delta, save_delta
-from app.answer.neural.reader import shortlist
+from app.answer.neural.reader import read_shortlist, shortlist
 from app.answer.neural.tokenizer import PairText
 from app.answer.periods import Periods
 from app.answer.question import profile
@@ -61,14 +62,40 @@ def test_the_loss_wants_the_answering_pair_or_none() -> None:
     assert float(_listwise_loss(low, [unanswerable])) == pytest.approx(expected, rel=1e-5)
 
 
+def test_the_loss_adds_the_lexical_prior_with_its_weight() -> None:
+    # the answering pair is word overlap's favourite (prior 0), the other 3 log-odds behind it
+    answerable = Group(True, (True, False), ((1,), (2,)), prior=(0.0, -3.0))
+    even = torch.tensor([0.0, 0.0])
+    assert float(_listwise_loss(even, [answerable])) == pytest.approx(math.log(3.0), rel=1e-5)
+    # options (none 0, answer 0 + 0, other 0 - 3): the prior alone already favours the answer
+    with_prior = float(_listwise_loss(even, [answerable], 1.0))
+    assert with_prior == pytest.approx(math.log(2.0 + math.exp(-3.0)), rel=1e-5)
+    halved = float(_listwise_loss(even, [answerable], 0.5))
+    assert halved == pytest.approx(math.log(2.0 + math.exp(-1.5)), rel=1e-5)
+    # the favourite's prior is 0, so "none" against the best pair is the reader's call alone
+    unanswerable = Group(False, (False, False), ((1,), (2,)), prior=(0.0, -3.0))
+    assert float(_listwise_loss(even, [unanswerable], 1.0)) == pytest.approx(math.log(2.0 + math.exp(-3.0)), rel=1e-5)
+
+
 def test_a_delta_keeps_its_tensors_and_card(tmp_path: Path) -> None:
     tensors = {"head.0.weight": np.arange(6, dtype=np.float32).reshape(2, 3)}
-    card = Card(Recipe(adapt_from=9, rank=4), "ab" * 32, trained_on=["x.jsonl part 1/2"], command="troly train-reader")
+    card = Card(
+        Recipe(adapt_from=9, rank=4, lexical_prior=1.0),
+        "ab" * 32,
+        trained_on=["x.jsonl part 1/2"],
+        command="troly train-reader",
+    )
     path = tmp_path / "delta.npz"
     save_delta(path, Delta(card, tensors))
     loaded = load_delta(path)
     assert loaded.card == card
     np.testing.assert_array_equal(loaded.tensors["head.0.weight"], tensors["head.0.weight"])
+
+
+def test_a_card_from_before_the_lexical_prior_reads_as_without_one() -> None:
+    old = json.loads(Card(Recipe(adapt_from=4), "ab" * 32).to_json())
+    del old["recipe"]["lexical_prior"]
+    assert Card.from_json(json.dumps(old)).recipe == Recipe(adapt_from=4, lexical_prior=0.0)
 
 
 def test_a_file_that_is_no_delta_is_refused(tmp_path: Path) -> None:
@@ -94,8 +121,9 @@ def test_training_sets_name_their_part(tmp_path: Path) -> None:
 class _Constant:
     """A pair scorer that gives every pair the same logit."""
 
-    def __init__(self, logit: float) -> None:
+    def __init__(self, logit: float, lexical_prior: float = 0.0) -> None:
         self.logit = logit
+        self.lexical_prior = lexical_prior
 
     def score(self, pairs: Sequence[PairText]) -> list[float]:
         return [self.logit] * len(pairs)
@@ -117,3 +145,23 @@ def test_each_tuning_question_is_read_by_the_scorer_chosen_for_it() -> None:
     for i, ex in enumerate(read):
         assert {c.features[-1] for c in ex.evidence.candidates} == {1.5 if i % 2 else -2.5}
         assert ex.labels == tuple("836 cuộc" in c.text for c in ex.evidence.candidates)
+
+
+def test_a_reader_trained_with_the_lexical_prior_reads_with_it() -> None:
+    passage = normalize(
+        "Tấn công mạng tháng 7/2023 là 836 cuộc. Tấn công mạng tháng 6/2023 giảm. "
+        "Doanh thu bưu chính đạt 4.900 tỷ đồng."
+    )
+    hits = [PassageHit(Passage("p1", "d1", "u", 0, 0, len(passage), passage), "Báo cáo", None, 1.0, dense=0.9)]
+    q = profile(normalize("Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?"))
+    candidates = sentence_candidates(q, hits, lambda _: 1.0)
+    lexical = AnswerModel.load()  # the shipped lexical ranker: its scores differ between these sentences
+    scores = {c.text: lexical.sentence(c.features) for c in candidates}
+    assert len(set(scores.values())) == len(scores) == 3
+
+    plain = read_shortlist(q, hits, candidates, lexical, _Constant(0.5), 6)
+    assert [c.features[-1] for c in plain] == [0.5] * 3
+    read = read_shortlist(q, hits, candidates, lexical, _Constant(0.5, lexical_prior=2.0), 6)
+    top = max(scores.values())
+    assert [c.features[-1] for c in read] == pytest.approx([0.5 + 2.0 * (scores[c.text] - top) for c in read])
+    assert max(c.features[-1] for c in read) == pytest.approx(0.5)  # the favourite's logit is the model's own

@@ -31,6 +31,10 @@ class Recipe:
     questions_per_step: int = 8
     learning_rate: float = 5e-4
     seed: int = 13
+    # The weight of the lexical ranker's score (log-odds, less the question's best) added to the
+    # model's logit, in training and at question time: above 0 the model learns what word overlap
+    # misses instead of learning overlap again (docs/quality.md, the lexical prior).
+    lexical_prior: float = 0.0
 
 
 @dataclass(frozen=True)

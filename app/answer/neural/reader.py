@@ -60,10 +60,26 @@ def read_shortlist(
     scorer: PairScorer,
     size: int,
 ) -> list[Candidate]:
-    """The shortlisted candidates, each with the reader's logit as its last feature."""
-    keep = shortlist(candidates, [lexical.sentence(c.features) for c in candidates], size)
+    """The shortlisted candidates, each with the reader's logit as its last feature (its lexical
+    prior added, when it was trained with one)."""
+    scores = [lexical.sentence(c.features) for c in candidates]
+    keep = shortlist(candidates, scores, size)
     logits = scorer.score([pair_text(question.text, hits[candidates[i].hit], candidates[i]) for i in keep])
-    return [replace(candidates[i], features=(*candidates[i].features, x)) for i, x in zip(keep, logits, strict=True)]
+    prior = lexical_prior(scores, keep, scorer.lexical_prior)
+    return [
+        replace(candidates[i], features=(*candidates[i].features, x + p))
+        for i, x, p in zip(keep, logits, prior, strict=True)
+    ]
+
+
+def lexical_prior(scores: Sequence[float], chosen: Sequence[int], weight: float) -> list[float]:
+    """``weight`` × each chosen candidate's lexical score less the best of all ``scores``: 0 for the
+    word-overlap favourite, so the prior reorders the sentences without moving the "no sentence
+    answers" option, whose logit stays 0."""
+    if weight == 0.0:
+        return [0.0] * len(chosen)
+    top = max(scores)
+    return [weight * (scores[i] - top) for i in chosen]
 
 
 class NeuralReader:

@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 
 
 class PairScorer(Protocol):
+    # The weight of the lexical prior the scorer was trained with (``Recipe.lexical_prior``):
+    # its logits mean what they were trained to mean only with that prior added.
+    lexical_prior: float
+
     def score(self, pairs: Sequence[PairText]) -> list[float]:
         """One logit per pair: how surely the sentence answers the question."""
         ...
@@ -49,6 +53,7 @@ class CrossEncoderScorer:
         model.load_state_dict(state, strict=False)
         self.model = model.for_serving()
         self.card: Card = delta.card
+        self.lexical_prior = r.lexical_prior
         self.tokenizer = E5Tokenizer(weights)
         self._gate = threading.BoundedSemaphore(max(1, concurrency))
         if threads > 0:
