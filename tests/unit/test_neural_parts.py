@@ -165,3 +165,4 @@ def test_a_reader_trained_with_the_lexical_prior_reads_with_it() -> None:
     top = max(scores.values())
     assert [c.features[-1] for c in read] == pytest.approx([0.5 + 2.0 * (scores[c.text] - top) for c in read])
     assert max(c.features[-1] for c in read) == pytest.approx(0.5)  # the favourite's logit is the model's own
+    assert read_shortlist(q, hits, [], lexical, _Constant(0.5, lexical_prior=2.0), 6) == []  # nothing retrieved

@@ -75,10 +75,8 @@ def read_shortlist(
 def lexical_prior(scores: Sequence[float], chosen: Sequence[int], weight: float) -> list[float]:
     """``weight`` × each chosen candidate's lexical score less the best of all ``scores``: 0 for the
     word-overlap favourite, so the prior reorders the sentences without moving the "no sentence
-    answers" option, whose logit stays 0."""
-    if weight == 0.0:
-        return [0.0] * len(chosen)
-    top = max(scores)
+    answers" option, whose logit stays 0. No candidates, no prior (a question with nothing retrieved)."""
+    top = max(scores, default=0.0)
     return [weight * (scores[i] - top) for i in chosen]
 
 
