@@ -46,8 +46,8 @@ class Group:
     labels: tuple[bool, ...]
     pairs: tuple[tuple[int, ...], ...]  # token ids
     # Each pair's lexical score less the question's best (``app.answer.neural.reader.lexical_prior``),
-    # added to the logits with the recipe's weight; all 0 when nothing else is said.
-    prior: tuple[float, ...] = ()
+    # added to the logits with the recipe's weight (``Recipe.lexical_prior``).
+    prior: tuple[float, ...]
 
 
 def question_group(

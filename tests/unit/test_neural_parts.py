@@ -50,8 +50,8 @@ def test_reader_evidence_is_the_chosen_logit_and_the_log_odds_of_any_answer() ->
 
 
 def test_the_loss_wants_the_answering_pair_or_none() -> None:
-    answerable = Group(True, (False, True), ((1,), (2,)))
-    unanswerable = Group(False, (False, False), ((1,), (2,)))
+    answerable = Group(True, (False, True), ((1,), (2,)), prior=(0.0, -1.0))
+    unanswerable = Group(False, (False, False), ((1,), (2,)), prior=(0.0, -1.0))
     right = torch.tensor([-3.0, 3.0])
     wrong = torch.tensor([3.0, -3.0])
     assert _listwise_loss(right, [answerable]) < _listwise_loss(wrong, [answerable])
