@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from one_passage import one_passage_evidence
 from seed_questions import OFF_TOPIC
 from seed_questions import QUESTIONS as SEED_QUESTIONS
 from seed_questions import UNIT as SEED_UNIT
 
-from app.answer.evidence import Evidence, sentence_candidates
 from app.answer.features import NEURAL
 from app.answer.model import AnswerModel
 from app.answer.neural.delta import Card, Delta, Recipe, load_delta, save_delta
@@ -23,14 +23,10 @@ from app.answer.neural.reader import NeuralReader
 from app.answer.neural.scorer import CrossEncoderScorer
 from app.answer.neural.tokenizer import E5Tokenizer, PairText
 from app.answer.neural.weights import BaseWeights, default_path, read_base_weights
-from app.answer.periods import Periods
-from app.answer.question import profile
 from app.assistant import Assistant
-from app.domain import Passage, PassageHit
 from app.errors import ReaderUnavailable
 from app.evaluation.dataset import Question
 from app.settings import Settings
-from app.text.normalize import normalize
 from app.tuning.reader_training import question_group
 from app.wiring import open_reader
 
@@ -151,14 +147,12 @@ def test_the_scorer_reads_with_the_lexical_prior_its_card_names(base: BaseWeight
 
 
 def test_a_training_question_keeps_each_pairs_lexical_prior(tokenizer: E5Tokenizer) -> None:
-    passage = normalize(
+    evidence = one_passage_evidence(
         "Tấn công mạng tháng 7/2023 là 836 cuộc. Tấn công mạng tháng 6/2023 giảm. "
-        "Doanh thu bưu chính đạt 4.900 tỷ đồng. Hội nghị diễn ra tại Hà Nội."
+        "Doanh thu bưu chính đạt 4.900 tỷ đồng. Hội nghị diễn ra tại Hà Nội.",
+        "Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?",
     )
-    hits = [PassageHit(Passage("p1", "d1", "u", 0, 0, len(passage), passage), "Báo cáo", None, 1.0, dense=0.9)]
-    q = profile(normalize("Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?"))
-    candidates = sentence_candidates(q, hits, lambda _: 1.0)
-    evidence = Evidence(q, hits, candidates, lambda _: 1.0, {"p1": Periods(frozenset(), frozenset(), frozenset())})
+    q, candidates = evidence.profile, evidence.candidates
     lexical = AnswerModel.load()
     scores = {c.text: lexical.sentence(c.features) for c in candidates}
     group = question_group(Question("q", q.text, ("836 cuộc",)), evidence, lexical, tokenizer, 3)

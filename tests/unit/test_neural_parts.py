@@ -12,20 +12,17 @@ import click
 import numpy as np
 import pytest
 import torch
+from one_passage import one_passage_evidence
 
-from app.answer.evidence import Candidate, Evidence, sentence_candidates
+from app.answer.evidence import Candidate
 from app.answer.features import NEURAL, reader_evidence
 from app.answer.model import AnswerModel
 from app.answer.neural.delta import Card, Delta, Recipe, load_delta, save_delta
 from app.answer.neural.reader import read_shortlist, shortlist
 from app.answer.neural.tokenizer import PairText
-from app.answer.periods import Periods
-from app.answer.question import profile
 from app.cli.train_reader import TrainingSetType
-from app.domain import Passage, PassageHit
 from app.errors import ReaderUnavailable
 from app.evaluation.dataset import Question
-from app.text.normalize import normalize
 from app.tuning.neural_examples import with_reader
 from app.tuning.reader_training import Group, _listwise_loss
 from app.tuning.training import Example
@@ -130,15 +127,11 @@ class _Constant:
 
 
 def test_each_tuning_question_is_read_by_the_scorer_chosen_for_it() -> None:
-    passage = normalize("Tấn công mạng tháng 7/2023 là 836 cuộc. Doanh thu bưu chính đạt 4.900 tỷ đồng.")
-    hits = [PassageHit(Passage("p1", "d1", "u", 0, 0, len(passage), passage), "Báo cáo", None, 1.0, dense=0.9)]
-    examples = []
-    for i in range(6):
-        q = profile(normalize("Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?"))
-        candidates = sentence_candidates(q, hits, lambda _: 1.0)
-        periods = Periods(frozenset(), frozenset(), frozenset())
-        evidence = Evidence(q, hits, candidates, lambda _: 1.0, {"p1": periods})
-        examples.append(Example(Question(f"q{i}", q.text, ("836 cuộc",)), evidence, ()))
+    evidence = one_passage_evidence(
+        "Tấn công mạng tháng 7/2023 là 836 cuộc. Doanh thu bưu chính đạt 4.900 tỷ đồng.",
+        "Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?",
+    )
+    examples = [Example(Question(f"q{i}", evidence.profile.text, ("836 cuộc",)), evidence, ()) for i in range(6)]
     odd, even = _Constant(1.5), _Constant(-2.5)
     read = with_reader(examples, AnswerModel.untrained(), lambda q: odd if int(q.id[1:]) % 2 else even, 6)
     assert [ex.question.id for ex in read] == [f"q{i}" for i in range(6)]
@@ -148,13 +141,12 @@ def test_each_tuning_question_is_read_by_the_scorer_chosen_for_it() -> None:
 
 
 def test_a_reader_trained_with_the_lexical_prior_reads_with_it() -> None:
-    passage = normalize(
+    evidence = one_passage_evidence(
         "Tấn công mạng tháng 7/2023 là 836 cuộc. Tấn công mạng tháng 6/2023 giảm. "
-        "Doanh thu bưu chính đạt 4.900 tỷ đồng."
+        "Doanh thu bưu chính đạt 4.900 tỷ đồng.",
+        "Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?",
     )
-    hits = [PassageHit(Passage("p1", "d1", "u", 0, 0, len(passage), passage), "Báo cáo", None, 1.0, dense=0.9)]
-    q = profile(normalize("Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?"))
-    candidates = sentence_candidates(q, hits, lambda _: 1.0)
+    q, hits, candidates = evidence.profile, evidence.hits, evidence.candidates
     lexical = AnswerModel.load()  # the shipped lexical ranker: its scores differ between these sentences
     scores = {c.text: lexical.sentence(c.features) for c in candidates}
     assert len(set(scores.values())) == len(scores) == 3
