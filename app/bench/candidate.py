@@ -1,0 +1,77 @@
+"""A candidate neural reader under load: the ``neural`` server setting with a reader delta and an
+answer model other than the shipped ones.
+
+A delta from ``troly train-reader`` and its answer model from ``troly tune --reader neural`` are
+measured where they would run, without copying them over the shipped files: the bench starts its
+servers with none of this shell's ``TROLY_`` settings (app.bench.common.clean_env), so the files are
+named here and passed to the ``neural`` server alone. Both are read before the bench sets anything
+up: a file the server would refuse fails in a second, not after minutes of building units.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+
+from app.bench.load import ServerVariant
+from app.errors import ReaderUnavailable
+
+NEURAL_VARIANT = "neural"
+
+
+class CandidateRefused(ValueError):
+    """A candidate file the neural reader would not start with, or no server setting to serve it."""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _check_delta(path: Path) -> None:
+    from app.answer.neural.delta import load_delta
+
+    try:
+        load_delta(path)
+    except ReaderUnavailable as exc:
+        raise CandidateRefused(str(exc)) from exc
+
+
+def _check_answer_model(path: Path) -> None:
+    from app.answer.features import NEURAL
+    from app.answer.model import AnswerModel
+
+    try:
+        AnswerModel.load(path, NEURAL)
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # json's decoding errors are ValueErrors
+        raise CandidateRefused(f"{path} is not an answer model of the neural reader ({exc})") from exc
+
+
+def with_candidate(
+    variants: Mapping[str, ServerVariant],
+    chosen: list[str],
+    reader_delta: Path | None = None,
+    answer_model: Path | None = None,
+) -> dict[str, ServerVariant]:
+    """``variants`` with the neural one serving ``reader_delta`` and ``answer_model`` (either may be
+    None: the shipped file). ``chosen``: the settings the run measures, which must include it."""
+    if reader_delta is None and answer_model is None:
+        return dict(variants)
+    if NEURAL_VARIANT not in chosen:
+        raise CandidateRefused(f"a candidate reader is served by the {NEURAL_VARIANT!r} setting: add it to --variants")
+    env = dict(variants[NEURAL_VARIANT].env)
+    named: list[str] = []
+    if reader_delta is not None:
+        _check_delta(reader_delta)
+        env["TROLY_READER_DELTA"] = str(reader_delta.resolve())
+        named.append(f"reader delta `{reader_delta.name}` (sha256 {_sha256(reader_delta)[:12]})")
+    if answer_model is not None:
+        _check_answer_model(answer_model)
+        env["TROLY_NEURAL_ANSWER_MODEL"] = str(answer_model.resolve())
+        named.append(f"answer model `{answer_model.name}` (sha256 {_sha256(answer_model)[:12]})")
+    neural = variants[NEURAL_VARIANT]
+    candidate = dataclasses.replace(
+        neural, env=env, description=f"{neural.description}, candidate {' and '.join(named)}"
+    )
+    return {**variants, NEURAL_VARIANT: candidate}
