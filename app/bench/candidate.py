@@ -5,7 +5,9 @@ A delta from ``troly train-reader`` and its answer model from ``troly tune --rea
 measured where they would run, without copying them over the shipped files: the bench starts its
 servers with none of this shell's ``TROLY_`` settings (app.bench.common.clean_env), so the files are
 named here and passed to the ``neural`` server alone. Both are read before the bench sets anything
-up: a file the server would refuse fails in a second, not after minutes of building units.
+up, so a file that is not a delta or an answer model of the neural reader, or a delta fitted on other
+base weights, fails in a second rather than after minutes of building units. (Whether a delta's
+tensors fit its recipe is only known once the encoder is built: the server checks that when it starts.)
 """
 
 from __future__ import annotations
@@ -31,11 +33,17 @@ def _sha256(path: Path) -> str:
 
 def _check_delta(path: Path) -> None:
     from app.answer.neural.delta import load_delta
+    from app.answer.neural.weights import BASE_WEIGHTS_SHA256
 
     try:
-        load_delta(path)
+        card = load_delta(path).card
     except ReaderUnavailable as exc:
         raise CandidateRefused(str(exc)) from exc
+    if card.base_sha256 != BASE_WEIGHTS_SHA256:
+        raise CandidateRefused(
+            f"{path} was fitted on other base weights (sha256 {card.base_sha256[:12]}…) than the ones troly "
+            f"serves ({BASE_WEIGHTS_SHA256[:12]}…)"
+        )
 
 
 def _check_answer_model(path: Path) -> None:

@@ -171,12 +171,14 @@ def _timed_part(results: dict[str, Any], name: str, fn: Callable[[], Any], sampl
 @click.option(
     "--reader-delta",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A candidate delta (troly train-reader) for the neural variant to serve instead of the shipped one.",
+    help="A candidate reader delta (troly train-reader) served by the `neural` setting, which --variants must "
+    "name, instead of the shipped delta.",
 )
 @click.option(
     "--neural-answer-model",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The candidate's answer model (troly tune --reader neural) for the neural variant to serve.",
+    help="The candidate's answer model (troly tune --reader neural) served by the `neural` setting instead of "
+    "the shipped one.",
 )
 def bench(
     out: Path,

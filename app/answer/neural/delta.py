@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +88,7 @@ def load_delta(path: Path = DEFAULT_DELTA_PATH) -> Delta:
         with np.load(path, allow_pickle=False) as data:
             card = Card.from_json(bytes(data[_CARD]).decode("utf-8"))
             tensors = {name: data[name].astype(np.float32) for name in data.files if name != _CARD}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    # An npz is a zip: an empty or cut-off file raises EOFError, a damaged one BadZipFile or zlib.error.
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise ReaderUnavailable(f"{path} is not a reader delta ({exc})") from exc
     return Delta(card, tensors)
