@@ -13,7 +13,6 @@ tensors fit its recipe is only known once the encoder is built: the server check
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,23 +26,14 @@ class CandidateRefused(ValueError):
     """A candidate file the neural reader would not start with, or no server setting to serve it."""
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _check_delta(path: Path) -> None:
     from app.answer.neural.delta import load_delta
     from app.answer.neural.weights import BASE_WEIGHTS_SHA256
 
     try:
-        card = load_delta(path).card
+        load_delta(path).card.check_base(BASE_WEIGHTS_SHA256)  # the server would check it after set-up
     except ReaderUnavailable as exc:
-        raise CandidateRefused(str(exc)) from exc
-    if card.base_sha256 != BASE_WEIGHTS_SHA256:
-        raise CandidateRefused(
-            f"{path} was fitted on other base weights (sha256 {card.base_sha256[:12]}…) than the ones troly "
-            f"serves ({BASE_WEIGHTS_SHA256[:12]}…)"
-        )
+        raise CandidateRefused(f"{path}: {exc}") from exc
 
 
 def _check_answer_model(path: Path) -> None:
@@ -68,17 +58,19 @@ def with_candidate(
         return dict(variants)
     if NEURAL_VARIANT not in chosen:
         raise CandidateRefused(f"a candidate reader is served by the {NEURAL_VARIANT!r} setting: add it to --variants")
-    env = dict(variants[NEURAL_VARIANT].env)
+    from app.answer.neural.weights import file_sha256
+
+    neural = variants[NEURAL_VARIANT]
+    env = dict(neural.env)
     named: list[str] = []
     if reader_delta is not None:
         _check_delta(reader_delta)
         env["TROLY_READER_DELTA"] = str(reader_delta.resolve())
-        named.append(f"reader delta `{reader_delta.name}` (sha256 {_sha256(reader_delta)[:12]})")
+        named.append(f"reader delta `{reader_delta.name}` (sha256 {file_sha256(reader_delta)[:12]})")
     if answer_model is not None:
         _check_answer_model(answer_model)
         env["TROLY_NEURAL_ANSWER_MODEL"] = str(answer_model.resolve())
-        named.append(f"answer model `{answer_model.name}` (sha256 {_sha256(answer_model)[:12]})")
-    neural = variants[NEURAL_VARIANT]
+        named.append(f"answer model `{answer_model.name}` (sha256 {file_sha256(answer_model)[:12]})")
     candidate = dataclasses.replace(
         neural, env=env, description=f"{neural.description}, candidate {' and '.join(named)}"
     )

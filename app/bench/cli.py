@@ -302,7 +302,7 @@ def run_all(
     work: Path,
     out: Path,
     backends: BenchBackends,
-    variants: Mapping[str, ServerVariant] = VARIANTS,
+    variants: Mapping[str, ServerVariant],
 ) -> dict[str, Any]:
     # Long on purpose: the benchmark's parts in order, each a few lines calling its module;
     # they share the seed text, its embeddings and the machine's description.

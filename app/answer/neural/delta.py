@@ -51,6 +51,14 @@ class Card:
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)
 
+    def check_base(self, sha256: str) -> None:
+        """Refuses base weights other than those the delta was fitted on: it would read garbage."""
+        if self.base_sha256 != sha256:
+            raise ReaderUnavailable(
+                f"the reader delta was fitted on other base weights (sha256 {self.base_sha256[:12]}…) than "
+                f"these ({sha256[:12]}…): refit it with `troly train-reader`"
+            )
+
     @classmethod
     def from_json(cls, text: str) -> Card:
         raw = json.loads(text)

@@ -39,11 +39,7 @@ class CrossEncoderScorer:
 
         from app.answer.neural.encoder import CrossEncoder, Encoder
 
-        if delta.card.base_sha256 != weights.sha256:
-            raise ReaderUnavailable(
-                f"the reader delta was fitted on other base weights (sha256 {delta.card.base_sha256[:12]}…) than "
-                f"these ({weights.sha256[:12]}…): refit it with `troly train-reader`"
-            )
+        delta.card.check_base(weights.sha256)
         r = delta.card.recipe
         model = CrossEncoder(Encoder.from_weights(weights), r.adapt_from, r.rank, r.alpha)
         state = {name: torch.from_numpy(values) for name, values in delta.tensors.items()}
