@@ -70,12 +70,13 @@ TRAINING_KINDS = {
     "reports-written": {"literal", "paraphrase", "neighbour", "unanswerable"},
     "reports-which": {"neighbour", "paraphrase", "contrast"},
 }
-UNITS = "abcdefghijklmnopqrstuvwxyz"
+# Five rounds of fictional units: a-z, then aa-ag.
+UNITS = [*"abcdefghijklmnopqrstuvwxyz", "aa", "ab", "ac", "ad", "ae", "af", "ag"]
 
 
 def test_the_report_style_training_sets_are_there() -> None:
-    assert [p.name for p in REPORT_TRAINING] == [f"reports-written-{u}-questions.jsonl" for u in UNITS]
-    assert [p.name for p in WHICH_TRAINING] == [f"reports-which-{u}-questions.jsonl" for u in UNITS]
+    assert [p.name for p in REPORT_TRAINING] == sorted(f"reports-written-{u}-questions.jsonl" for u in UNITS)
+    assert [p.name for p in WHICH_TRAINING] == sorted(f"reports-which-{u}-questions.jsonl" for u in UNITS)
 
 
 def _family_and_unit(questions: Path) -> tuple[str, str]:
