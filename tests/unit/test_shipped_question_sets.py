@@ -70,8 +70,8 @@ TRAINING_KINDS = {
     "reports-written": {"literal", "paraphrase", "neighbour", "unanswerable"},
     "reports-which": {"neighbour", "paraphrase", "contrast"},
 }
-# Five rounds of fictional units: a-z, then aa-ag.
-UNITS = [*"abcdefghijklmnopqrstuvwxyz", "aa", "ab", "ac", "ad", "ae", "af", "ag"]
+# Six rounds of fictional units: a-z, then aa-an.
+UNITS = [*"abcdefghijklmnopqrstuvwxyz", *(f"a{u}" for u in "abcdefghijklmn")]
 
 
 def test_the_report_style_training_sets_are_there() -> None:
