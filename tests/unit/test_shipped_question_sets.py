@@ -70,8 +70,8 @@ TRAINING_KINDS = {
     "reports-written": {"literal", "paraphrase", "neighbour", "unanswerable"},
     "reports-which": {"neighbour", "paraphrase", "contrast"},
 }
-# Six rounds of fictional units: a-z, then aa-an.
-UNITS = [*"abcdefghijklmnopqrstuvwxyz", *(f"a{u}" for u in "abcdefghijklmn")]
+# Seven rounds of fictional units: a-z, then aa-au.
+UNITS = [*"abcdefghijklmnopqrstuvwxyz", *(f"a{u}" for u in "abcdefghijklmnopqrstu")]
 
 
 def test_the_report_style_training_sets_are_there() -> None:
