@@ -70,8 +70,8 @@ TRAINING_KINDS = {
     "reports-written": {"literal", "paraphrase", "neighbour", "unanswerable"},
     "reports-which": {"neighbour", "paraphrase", "contrast"},
 }
-# Seven rounds of fictional units: a-z, then aa-au.
-UNITS = [*"abcdefghijklmnopqrstuvwxyz", *(f"a{u}" for u in "abcdefghijklmnopqrstu")]
+# Eight rounds of fictional units: a-z, then aa-az and ba-bb.
+UNITS = [*"abcdefghijklmnopqrstuvwxyz", *(f"a{u}" for u in "abcdefghijklmnopqrstuvwxyz"), "ba", "bb"]
 
 
 def test_the_report_style_training_sets_are_there() -> None:
