@@ -5,6 +5,7 @@ names, and an unanswerable question has none."""
 from __future__ import annotations
 
 import json
+import string
 import unicodedata
 from pathlib import Path
 
@@ -71,7 +72,7 @@ TRAINING_KINDS = {
     "reports-which": {"neighbour", "paraphrase", "contrast"},
 }
 # Eight rounds of fictional units: a-z, then aa-az and ba-bb.
-UNITS = [*"abcdefghijklmnopqrstuvwxyz", *(f"a{u}" for u in "abcdefghijklmnopqrstuvwxyz"), "ba", "bb"]
+UNITS = [*string.ascii_lowercase, *(f"a{u}" for u in string.ascii_lowercase), "ba", "bb"]
 
 
 def test_the_report_style_training_sets_are_there() -> None:
