@@ -27,11 +27,12 @@ class CandidateRefused(ValueError):
 
 
 def _check_delta(path: Path) -> None:
-    from app.answer.neural.delta import load_delta
+    from app.answer.neural.delta import load_deltas
     from app.answer.neural.weights import BASE_WEIGHTS_SHA256
 
     try:
-        load_delta(path).card.check_base(BASE_WEIGHTS_SHA256)  # the server would check it after set-up
+        for delta in load_deltas(path):  # one, or an ensemble's members
+            delta.card.check_base(BASE_WEIGHTS_SHA256)  # the server would check it after set-up
     except ReaderUnavailable as exc:
         raise CandidateRefused(f"{path}: {exc}") from exc
 

@@ -10,6 +10,7 @@ from app.bench.cli import bench
 from app.cli.ask import ask
 from app.cli.backup import backup, restore
 from app.cli.documents import ingest
+from app.cli.ensemble_reader import ensemble_reader
 from app.cli.evaluation import eval_group
 from app.cli.fusion_grid import fusion_grid
 from app.cli.keys import keys
@@ -28,6 +29,7 @@ _COMMANDS = (
     eval_group,
     tune,
     train_reader,
+    ensemble_reader,
     fusion_grid,
     keys,
     backup,

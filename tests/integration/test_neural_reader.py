@@ -128,6 +128,26 @@ def test_a_pair_keeps_the_question_and_fits_the_budget(tokenizer: E5Tokenizer) -
     assert short == [b, *question, e, e, *sentence, e, e, e, e]  # nothing cut, empty neighbours
 
 
+def _random_delta(base: BaseWeights, seed: int) -> Delta:
+    """A delta whose adapters and head are drawn at random: a reader that changes the logits."""
+    torch.manual_seed(seed)
+    model = CrossEncoder(Encoder.from_weights(base), 10, 4, 8.0)
+    tensors = {k: (v + 0.05 * torch.randn_like(v)).numpy() for k, v in model.delta().items()}
+    return Delta(Card(Recipe(adapt_from=10, rank=4, alpha=8.0, seed=seed), base.sha256), tensors)
+
+
+def test_an_ensemble_averages_its_members_logits_over_shared_bottom_layers(base: BaseWeights) -> None:
+    first, second = _random_delta(base, 1), _random_delta(base, 2)
+    pairs = [PairText(SENTENCES[0], "Báo cáo", s, before="", after="") for s in SENTENCES]
+    one, other = CrossEncoderScorer(base, first).score(pairs), CrossEncoderScorer(base, second).score(pairs)
+    assert max(abs(a - b) for a, b in zip(one, other, strict=True)) > 0.1  # two readers, two opinions
+    ensemble = CrossEncoderScorer(base, [first, second])
+    assert ensemble.score(pairs) == pytest.approx([(a + b) / 2 for a, b in zip(one, other, strict=True)], abs=1e-4)
+    shared, own = (m.encoder for m in ensemble.models)
+    assert own.word is shared.word and own.layers[9] is shared.layers[9]  # one copy of the frozen part
+    assert own.layers[10] is not shared.layers[10]
+
+
 def test_a_delta_for_other_base_weights_is_refused(base: BaseWeights, tmp_path: Path) -> None:
     model = CrossEncoder(Encoder.from_weights(base), 10, 4, 8.0)
     tensors = {k: v.numpy().copy() for k, v in model.delta().items()}

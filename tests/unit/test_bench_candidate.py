@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 import app.answer.neural
 from app.answer.model import DEFAULT_MODEL_PATH
-from app.answer.neural.delta import DEFAULT_DELTA_PATH, load_delta, save_delta
+from app.answer.neural.delta import DEFAULT_DELTA_PATH, load_delta, save_delta, save_ensemble
 from app.bench import cli
 from app.bench.candidate import CandidateRefused, with_candidate
 from app.bench.cli import VARIANTS, bench
@@ -100,6 +100,20 @@ def test_a_delta_of_other_base_weights_is_refused(tmp_path: Path, candidate: tup
     save_delta(other, dataclasses.replace(shipped, card=dataclasses.replace(shipped.card, base_sha256="0" * 64)))
     with pytest.raises(CandidateRefused, match="fitted on other base weights"):
         with_candidate(VARIANTS, ["neural"], other, model)
+
+
+def test_an_ensemble_is_a_candidate_as_one_delta_is(tmp_path: Path, candidate: tuple[Path, Path]) -> None:
+    _, model = candidate
+    shipped = load_delta(DEFAULT_DELTA_PATH)
+    ensemble = tmp_path / "ensemble.npz"
+    save_ensemble(ensemble, [shipped, shipped])
+    assert with_candidate(VARIANTS, ["neural"], ensemble, model)["neural"].env["TROLY_READER_DELTA"] == str(
+        ensemble.resolve()
+    )
+    elsewhere = dataclasses.replace(shipped, card=dataclasses.replace(shipped.card, base_sha256="0" * 64))
+    save_ensemble(ensemble, [elsewhere, elsewhere])
+    with pytest.raises(CandidateRefused, match="fitted on other base weights"):
+        with_candidate(VARIANTS, ["neural"], ensemble, model)
 
 
 def test_files_the_neural_reader_would_refuse_are_refused(candidate: tuple[Path, Path]) -> None:

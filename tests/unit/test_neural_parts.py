@@ -3,6 +3,7 @@ the re-reading of tuning questions."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from one_passage import one_passage_evidence
 from app.answer.evidence import Candidate
 from app.answer.features import NEURAL, reader_evidence
 from app.answer.model import AnswerModel
-from app.answer.neural.delta import Card, Delta, Recipe, load_delta, save_delta
+from app.answer.neural.delta import Card, Delta, Recipe, load_delta, load_deltas, save_delta, save_ensemble
 from app.answer.neural.reader import read_shortlist, shortlist
 from app.answer.neural.tokenizer import PairText
 from app.cli.train_reader import TrainingSetType
@@ -89,6 +90,56 @@ def test_a_delta_keeps_its_tensors_and_card(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded.tensors["head.0.weight"], tensors["head.0.weight"])
 
 
+def _member(seed: int, adapt_from: int = 4, lexical_prior: float = 1.0) -> Delta:
+    rng = np.random.default_rng(seed)
+    tensors = {"head.0.weight": rng.normal(size=(2, 3)).astype(np.float32), "head.2.bias": rng.normal(size=1)}
+    recipe = Recipe(adapt_from=adapt_from, lexical_prior=lexical_prior, seed=seed)
+    return Delta(Card(recipe, "ab" * 32), tensors)
+
+
+def test_an_ensemble_file_keeps_each_members_tensors_and_card(tmp_path: Path) -> None:
+    members = [_member(13), _member(14)]
+    path = tmp_path / "ensemble.npz"
+    save_ensemble(path, members)
+    loaded = load_deltas(path)
+    assert [m.card for m in loaded] == [m.card for m in members]
+    for got, want in zip(loaded, members, strict=True):
+        assert set(got.tensors) == set(want.tensors)
+        for name, values in want.tensors.items():  # fp16 on disk, as a single delta
+            np.testing.assert_allclose(got.tensors[name], values, rtol=1e-3, atol=1e-3)
+    single = tmp_path / "single.npz"
+    save_delta(single, members[0])
+    assert [m.card for m in load_deltas(single)] == [members[0].card]
+    with pytest.raises(ReaderUnavailable, match="is an ensemble of 2 reader deltas, not one"):
+        load_delta(path)
+
+
+@pytest.mark.parametrize(
+    ("other", "message"),
+    [
+        (_member(14, adapt_from=8), "adapt different layers"),
+        (_member(14, lexical_prior=0.5), "different lexical priors"),
+    ],
+    ids=["adapted-layers", "lexical-prior"],
+)
+def test_trainings_that_cannot_be_averaged_make_no_ensemble(tmp_path: Path, other: Delta, message: str) -> None:
+    path = tmp_path / "ensemble.npz"
+    with pytest.raises(ReaderUnavailable, match=message):
+        save_ensemble(path, [_member(13), other])
+    assert not path.exists()
+
+
+def test_an_ensemble_needs_two_trainings_of_one_base(tmp_path: Path) -> None:
+    path = tmp_path / "ensemble.npz"
+    with pytest.raises(ReaderUnavailable, match="at least two"):
+        save_ensemble(path, [_member(13)])
+    other_base = _member(14)
+    other_base = Delta(dataclasses.replace(other_base.card, base_sha256="cd" * 32), other_base.tensors)
+    with pytest.raises(ReaderUnavailable, match="different base weights"):
+        save_ensemble(path, [_member(13), other_base])
+    assert not path.exists()
+
+
 def test_a_card_from_before_the_lexical_prior_reads_as_without_one() -> None:
     old = json.loads(Card(Recipe(adapt_from=4), "ab" * 32).to_json())
     del old["recipe"]["lexical_prior"]
@@ -158,3 +209,19 @@ def test_a_reader_trained_with_the_lexical_prior_reads_with_it() -> None:
     assert [c.features[-1] for c in read] == pytest.approx([0.5 + 2.0 * (scores[c.text] - top) for c in read])
     assert max(c.features[-1] for c in read) == pytest.approx(0.5)  # the favourite's logit is the model's own
     assert read_shortlist(q, hits, [], lexical, _Constant(0.5, lexical_prior=2.0), 6) == []  # nothing retrieved
+
+
+def test_the_ensemble_command_writes_one_file_or_nothing(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    first, second, out = tmp_path / "r13.npz", tmp_path / "r14.npz", tmp_path / "ensemble.npz"
+    save_delta(first, _member(13))
+    save_delta(second, _member(14))
+    refused = CliRunner().invoke(main, ["ensemble-reader", str(first), "--out", str(out)])
+    assert refused.exit_code == 2 and "at least two" in refused.output and not out.exists()
+    made = CliRunner().invoke(main, ["ensemble-reader", str(first), str(second), "--out", str(out)])
+    assert made.exit_code == 0, made.output
+    assert "2 readers" in made.output
+    assert [m.card.recipe.seed for m in load_deltas(out)] == [13, 14]

@@ -3,6 +3,10 @@
 ``reader-delta.npz`` holds the tensors and, under ``__card__``, the card as JSON: the recipe
 (which layers are adapted, the adapter rank), the base weights' sha256, the data it was
 fitted on and its held-out figures. One file, so the card can never belong to other weights.
+
+An ensemble file (``troly ensemble-reader``) holds several trainings the same way: their cards
+as a JSON list under ``__members__`` and member ``i``'s tensors as ``i/<name>``. It is still one
+file, so settings, the bench and backups name it as they name a single delta.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import io
 import json
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,7 @@ from app.errors import ReaderUnavailable
 
 DEFAULT_DELTA_PATH = Path(__file__).with_name("reader-delta.npz")
 _CARD = "__card__"
+_MEMBERS = "__members__"
 
 
 @dataclass(frozen=True)
@@ -78,9 +84,7 @@ class Delta:
     tensors: dict[str, np.ndarray]  # parameter name → values (float32 once loaded)
 
 
-def save_delta(path: Path, delta: Delta) -> None:
-    arrays: dict[str, Any] = {name: values.astype(np.float16) for name, values in delta.tensors.items()}
-    arrays[_CARD] = np.frombuffer(delta.card.to_json().encode("utf-8"), dtype=np.uint8)
+def _write(path: Path, arrays: dict[str, Any]) -> None:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, allow_pickle=False, **arrays)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,14 +93,74 @@ def save_delta(path: Path, delta: Delta) -> None:
     tmp.replace(path)
 
 
-def load_delta(path: Path = DEFAULT_DELTA_PATH) -> Delta:
+def _json_bytes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+
+def save_delta(path: Path, delta: Delta) -> None:
+    arrays: dict[str, Any] = {name: values.astype(np.float16) for name, values in delta.tensors.items()}
+    arrays[_CARD] = _json_bytes(delta.card.to_json())
+    _write(path, arrays)
+
+
+def check_ensemble(members: Sequence[Delta]) -> None:
+    """Refuses trainings that cannot be averaged: their logits are averaged and the lexical prior
+    added once, and the frozen bottom layers run once for all of them."""
+    if len(members) < 2:
+        raise ReaderUnavailable("an ensemble needs at least two reader deltas")
+    first = members[0].card
+    for other in members[1:]:
+        card = other.card
+        if card.base_sha256 != first.base_sha256:
+            raise ReaderUnavailable("the ensemble's deltas were fitted on different base weights")
+        if card.recipe.adapt_from != first.recipe.adapt_from:
+            raise ReaderUnavailable(
+                f"the ensemble's deltas adapt different layers (from {first.recipe.adapt_from} and "
+                f"{card.recipe.adapt_from}): their frozen bottom layers must be the same"
+            )
+        if card.recipe.lexical_prior != first.recipe.lexical_prior:
+            raise ReaderUnavailable(
+                f"the ensemble's deltas were trained with different lexical priors ({first.recipe.lexical_prior} "
+                f"and {card.recipe.lexical_prior}): their logits do not mean the same"
+            )
+
+
+def save_ensemble(path: Path, members: Sequence[Delta]) -> None:
+    check_ensemble(members)
+    arrays: dict[str, Any] = {
+        f"{i}/{name}": values.astype(np.float16) for i, m in enumerate(members) for name, values in m.tensors.items()
+    }
+    arrays[_MEMBERS] = _json_bytes(json.dumps([json.loads(m.card.to_json()) for m in members], ensure_ascii=False))
+    _write(path, arrays)
+
+
+def load_deltas(path: Path = DEFAULT_DELTA_PATH) -> list[Delta]:
+    """The trainings a delta file holds: one for a file of ``troly train-reader``, two or more for
+    an ensemble."""
     if not path.is_file():
         raise ReaderUnavailable(f"no reader delta at {path}: fit one with `troly train-reader`")
     try:
         with np.load(path, allow_pickle=False) as data:
-            card = Card.from_json(bytes(data[_CARD]).decode("utf-8"))
-            tensors = {name: data[name].astype(np.float32) for name in data.files if name != _CARD}
+            if _MEMBERS not in data.files:
+                card = Card.from_json(bytes(data[_CARD]).decode("utf-8"))
+                return [Delta(card, {name: data[name].astype(np.float32) for name in data.files if name != _CARD})]
+            cards = [Card.from_json(json.dumps(c)) for c in json.loads(bytes(data[_MEMBERS]).decode("utf-8"))]
+            tensors: list[dict[str, np.ndarray]] = [{} for _ in cards]
+            for name in data.files:
+                if name != _MEMBERS:
+                    member, _, tensor = name.partition("/")
+                    tensors[int(member)][tensor] = data[name].astype(np.float32)
     # An npz is a zip: an empty or cut-off file raises EOFError, a damaged one BadZipFile or zlib.error.
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise ReaderUnavailable(f"{path} is not a reader delta ({exc})") from exc
-    return Delta(card, tensors)
+    members = [Delta(card, t) for card, t in zip(cards, tensors, strict=True)]
+    check_ensemble(members)
+    return members
+
+
+def load_delta(path: Path = DEFAULT_DELTA_PATH) -> Delta:
+    """One training's delta; an ensemble file is refused (its members are read by ``load_deltas``)."""
+    members = load_deltas(path)
+    if len(members) > 1:
+        raise ReaderUnavailable(f"{path} is an ensemble of {len(members)} reader deltas, not one")
+    return members[0]

@@ -189,9 +189,29 @@ class CrossEncoder(nn.Module):
     def forward(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
         if not self.serving:
             return self.top(self.bottom(ids, attention), attention)
-        x = self.encoder.run(self.encoder.embed(ids), attention, slice(0, None))
+        return self.served_top(self.served_bottom(ids, attention), attention)
+
+    def served_bottom(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+        """The served form's frozen layers: the same for every delta of one base and ``adapt_from``,
+        so an ensemble runs them once (``share_bottom``)."""
+        return self.encoder.run(self.encoder.embed(ids), attention, slice(0, self.adapt_from))
+
+    def served_top(self, x: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+        x = self.encoder.run(x, attention, slice(self.adapt_from, None))
         out: torch.Tensor = self.head(mean_pool(x.float(), attention)).squeeze(-1)
         return out
+
+    def share_bottom(self, other: CrossEncoder) -> None:
+        """Use ``other``'s embeddings and frozen layers instead of this model's own copies (the
+        same tensors: both come from one base and adapt from the same layer), freeing them."""
+        if other.adapt_from != self.adapt_from:
+            raise ValueError("only models adapted from the same layer share their bottom layers")
+        self.encoder.word = other.encoder.word
+        self.encoder.position = other.encoder.position
+        self.encoder.token_type = other.encoder.token_type
+        self.encoder.eln = other.encoder.eln
+        for i in range(self.adapt_from):
+            self.encoder.layers[i] = other.encoder.layers[i]
 
     def delta(self) -> dict[str, torch.Tensor]:
         """The fitted tensors: everything trainable."""

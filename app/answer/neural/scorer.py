@@ -13,12 +13,15 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from app.answer.neural.delta import DEFAULT_DELTA_PATH, Card, Delta, load_delta
+from app.answer.neural.delta import DEFAULT_DELTA_PATH, Card, Delta, check_ensemble, load_deltas
 from app.answer.neural.tokenizer import E5Tokenizer, PairText
 from app.answer.neural.weights import BaseWeights, read_base_weights
 from app.errors import ReaderUnavailable
+
+if TYPE_CHECKING:
+    from app.answer.neural.encoder import CrossEncoder
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,31 @@ class PairScorer(Protocol):
 
 
 class CrossEncoderScorer:
-    def __init__(self, weights: BaseWeights, delta: Delta, concurrency: int = 1, threads: int = 0) -> None:
+    """The cross-encoder of one delta, or an ensemble of several trainings (one delta file from
+    ``troly ensemble-reader``) whose logits are averaged: averaging seeds takes out part of what
+    one training's draw puts into its scores. Members share the frozen bottom layers, so each
+    added member costs the adapted top layers only."""
+
+    def __init__(
+        self, weights: BaseWeights, deltas: Delta | Sequence[Delta], concurrency: int = 1, threads: int = 0
+    ) -> None:
+        import torch
+
+        members = [deltas] if isinstance(deltas, Delta) else list(deltas)
+        if len(members) > 1:
+            check_ensemble(members)
+        self.models = [self._model(weights, delta) for delta in members]
+        for model in self.models[1:]:
+            model.share_bottom(self.models[0])
+        self.cards: list[Card] = [delta.card for delta in members]
+        self.lexical_prior = members[0].card.recipe.lexical_prior
+        self.tokenizer = E5Tokenizer(weights)
+        self._gate = threading.BoundedSemaphore(max(1, concurrency))
+        if threads > 0:
+            torch.set_num_threads(threads)
+
+    @staticmethod
+    def _model(weights: BaseWeights, delta: Delta) -> CrossEncoder:
         import torch
 
         from app.answer.neural.encoder import CrossEncoder, Encoder
@@ -43,17 +70,10 @@ class CrossEncoderScorer:
         r = delta.card.recipe
         model = CrossEncoder(Encoder.from_weights(weights), r.adapt_from, r.rank, r.alpha)
         state = {name: torch.from_numpy(values) for name, values in delta.tensors.items()}
-        expected = set(model.delta())
-        if set(state) != expected:
+        if set(state) != set(model.delta()):
             raise ReaderUnavailable("the reader delta does not hold the tensors its recipe names: refit it")
         model.load_state_dict(state, strict=False)
-        self.model = model.for_serving()
-        self.card: Card = delta.card
-        self.lexical_prior = r.lexical_prior
-        self.tokenizer = E5Tokenizer(weights)
-        self._gate = threading.BoundedSemaphore(max(1, concurrency))
-        if threads > 0:
-            torch.set_num_threads(threads)
+        return model.for_serving()
 
     @classmethod
     def open(cls, delta_path: Path = DEFAULT_DELTA_PATH, concurrency: int = 1, threads: int = 0) -> CrossEncoderScorer:
@@ -62,9 +82,15 @@ class CrossEncoderScorer:
         except ImportError as exc:
             raise ReaderUnavailable("the neural reader needs torch: pip install 'troly[neural]'") from exc
         started = time.perf_counter()
-        delta = load_delta(delta_path)  # first: a missing delta is known before 5 s of base weights
-        scorer = cls(read_base_weights(), delta, concurrency, threads)
-        log.info("neural reader loaded in %.1f s (%s)", time.perf_counter() - started, delta_path.name)
+        deltas = load_deltas(delta_path)  # first: a missing delta is known before 5 s of base weights
+        scorer = cls(read_base_weights(), deltas, concurrency, threads)
+        log.info(
+            "neural reader loaded in %.1f s (%s, %d member%s)",
+            time.perf_counter() - started,
+            delta_path.name,
+            len(deltas),
+            "" if len(deltas) == 1 else "s",
+        )
         return scorer
 
     def score(self, pairs: Sequence[PairText]) -> list[float]:
@@ -77,5 +103,6 @@ class CrossEncoderScorer:
         sequences = [self.tokenizer.pair(p) for p in pairs]
         ids, attention = pad_batch(sequences, self.tokenizer.pad)
         with self._gate, torch.inference_mode():
-            logits = self.model(ids, attention)
+            shared = self.models[0].served_bottom(ids, attention)
+            logits = torch.stack([m.served_top(shared, attention) for m in self.models]).mean(0)
         return [float(x) for x in logits.tolist()]
