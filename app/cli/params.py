@@ -49,7 +49,10 @@ class AnswerRateFloor:
     text: str
 
     def problem(self) -> str:
-        return f"{self.text!r} is not QUESTIONS=RATE with QUESTIONS one of the tuning sets and RATE in [0, 1]"
+        return (
+            f"{self.text!r} is not QUESTIONS=RATE with QUESTIONS one of the tuning sets (or of the "
+            "--threshold-on sets) and RATE in [0, 1]"
+        )
 
 
 class AnswerRateFloorType(click.ParamType[AnswerRateFloor, object]):

@@ -49,6 +49,15 @@ if TYPE_CHECKING:
     help="Another question set and its corpus to fit on as well (repeatable).",
 )
 @click.option(
+    "--threshold-on",
+    "threshold_sets",
+    multiple=True,
+    type=QuestionSetType(),
+    help="Choose the threshold on this question set and its corpus (repeatable) instead of on the sets "
+    "fitted on: its questions are read and decided by the fitted model, never fitted on. Name sets the "
+    "neural reader was not trained on, so that the threshold meets its logits as new questions will.",
+)
+@click.option(
     "--keep-answer-rate",
     "floors",
     multiple=True,
@@ -103,6 +112,7 @@ def tune(
     gap: float,
     false_answer_cost: float,
     more: tuple[QuestionSet, ...],
+    threshold_sets: tuple[QuestionSet, ...],
     floors: tuple[AnswerRateFloor, ...],
     without: tuple[str, ...],
     folds: int | None,
@@ -115,21 +125,29 @@ def tune(
     from app.tuning.sets import Fitting, cross_validate_sets, fit_sets
 
     sets = [QuestionSet(questions, corpus), *more]
-    rates = _rates(sets, floors)
+    rates = _rates([*sets, *threshold_sets], floors)
     if cross_fits and reader != "neural":
         raise click.BadParameter("reader deltas are for --reader neural", param_hint="--cross-fit")
+    if threshold_sets and folds is not None:
+        raise click.BadParameter(
+            "a cross-validation chooses each fold's threshold on its own", param_hint="--threshold-on"
+        )
     fitting = Fitting(gap, false_answer_cost, without, FEATURE_SETS[reader], balance_sets)
     with fail_cleanly():
         collected, embedder = _collect(runtime, sets, part)
+        chosen_on, _ = _collect(runtime, threshold_sets, None)
         if reader == "neural":
             collected = _read_shortlists(runtime, collected, cross_fits)
+            chosen_on = _read_shortlists(runtime, chosen_on)  # by the served reader, as in service
         if folds is not None:
             _print_cross_validation(cross_validate_sets(collected, rates, folds, fitting), folds)
             return
         label = " + ".join(s.questions.name for s in sets) + (f", part {part}" if part else "")
         if cross_fits:
             label += "; reader cross-fitted: " + ", ".join(f"{c.part} read by {c.delta.name}" for c in cross_fits)
-        model = fit_sets(collected, rates, label, embedder, fitting)
+        if threshold_sets:
+            label += "; threshold chosen on " + ", ".join(s.questions.name for s in threshold_sets)
+        model = fit_sets(collected, rates, label, embedder, fitting, chosen_on)
     target = out or (
         runtime.settings.tuned_neural_model_path if reader == "neural" else runtime.settings.tuned_model_path
     )

@@ -36,20 +36,29 @@ def _floors_of(collected: Collected, floors: Mapping[Path, float]) -> dict[Path,
 
 
 def fit_sets(
-    collected: Collected, floors: Mapping[Path, float], label: str, embedder: str, fitting: Fitting
+    collected: Collected,
+    floors: Mapping[Path, float],
+    label: str,
+    embedder: str,
+    fitting: Fitting,
+    threshold_sets: Collected | None = None,
 ) -> AnswerModel:
-    """One model over every set's examples; ``embedder``: the one the features were measured with."""
+    """One model over every set's examples; ``embedder``: the one the features were measured with;
+    ``threshold_sets``: sets not fitted on, whose questions choose the threshold (floors may name
+    them too)."""
     examples, weights = training.pooled(list(collected.values()), fitting.balance)
-    kept = _floors_of(collected, floors)
+    every = {**collected, **(threshold_sets or {})}
+    kept = _floors_of(every, floors)
     model = training.fit(
         examples,
         label,
         second_sentence_gap=fitting.second_sentence_gap,
         false_answer_cost=fitting.false_answer_cost,
-        floors=[(collected[q], rate) for q, rate in kept.items()],
+        floors=[(every[q], rate) for q, rate in kept.items()],
         without=fitting.without,
         features=fitting.features,
         weights=weights,
+        threshold_on=[ex for exs in (threshold_sets or {}).values() for ex in exs],
     )
     # The weights carry this embedder's cosine scale: the model says which one (a warning at start otherwise).
     return replace(model, embedder=embedder)

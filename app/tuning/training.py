@@ -141,11 +141,14 @@ def fit(
     without: Sequence[str] = (),
     features: FeatureSet = LEXICAL,
     weights: Sequence[float] | None = None,
+    threshold_on: Sequence[Example] = (),
 ) -> AnswerModel:
-    """``floors``: question sets (among ``examples``) whose answer rate the threshold must keep;
+    """``floors``: question sets whose answer rate the threshold must keep;
     ``without``: confidence features left out (their weight is 0), to measure what each one brings;
     ``features``: the reader's feature set, which the examples' candidates carry; ``weights``:
-    each example's weight in both regressions (``pooled``), 1 each by default."""
+    each example's weight in both regressions (``pooled``), 1 each by default; ``threshold_on``:
+    questions not fitted on whose decisions choose the threshold instead of ``examples``' (a
+    reader's logits on the questions it was trained on are surer than on new ones)."""
     weight = list(weights) if weights is not None else [1.0] * len(examples)
     unknown = set(without) - set(features.evidence)
     if unknown:
@@ -175,7 +178,8 @@ def fit(
     confidence = _fit(x, np.array([d.correct for d, _ in judged]), np.array([w for _, w in judged]))
     model = replace(draft, confidence=confidence)
     kept = [(decide(subset, model, features=features), rate) for subset, rate in floors]
-    return replace(model, threshold=best_threshold(decide(examples, model, features=features), false_answer_cost, kept))
+    chosen_on = decide(threshold_on or examples, model, features=features)
+    return replace(model, threshold=best_threshold(chosen_on, false_answer_cost, kept))
 
 
 @dataclass(frozen=True)

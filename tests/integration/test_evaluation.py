@@ -458,6 +458,36 @@ def test_tune_cross_validates_without_writing_a_model(workspace: Workspace) -> N
     assert not out.exists()
 
 
+def test_tune_chooses_the_threshold_on_the_sets_it_is_given(workspace: Workspace) -> None:
+    """Fitted on the same questions, the threshold follows the set it is chosen on: the lowest
+    that answers every question of an answerable-only set, one that answers as few as it can of an
+    unanswerable-only set."""
+    rows = [json.loads(line) for line in workspace.questions.read_text(encoding="utf-8").splitlines()]
+    thresholds: dict[str, float] = {}
+    for name, keep in {"answerable": True, "unanswerable": False}.items():
+        chosen_on = workspace.root / f"threshold-{name}.jsonl"
+        chosen_on.write_text(
+            "".join(json.dumps(r) + "\n" for r in rows if bool(r["answers"]) is keep and r["id"] != "cau-5")
+        )
+        out = workspace.root / f"model-threshold-{name}.json"
+        floor = f"{chosen_on}=0.5"  # a floor may name a threshold set
+        result = _tune(workspace, out, "--threshold-on", f"{chosen_on}={workspace.corpus}", "--keep-answer-rate", floor)
+        assert result.exit_code == 0, result.output
+        model = AnswerModel.load(out)
+        assert model.trained_on == f"questions.jsonl; threshold chosen on {chosen_on.name}"
+        thresholds[name] = model.threshold
+    assert thresholds["answerable"] != thresholds["unanswerable"]
+    refused = _tune(
+        workspace,
+        workspace.root / "never.json",
+        "--threshold-on",
+        f"{chosen_on}={workspace.corpus}",
+        "--cross-validate",
+        "2",
+    )
+    assert refused.exit_code == 2 and "--threshold-on" in refused.output
+
+
 def test_tune_refuses_an_unknown_feature_and_writes_nothing(workspace: Workspace) -> None:
     out = workspace.root / "never-written.json"
     result = _tune(workspace, out, "--without", "nonsense")

@@ -24,7 +24,7 @@ def test_a_question_set_needs_both_paths(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bad", ["q.jsonl", "q.jsonl=1.5", "q.jsonl=most", "q.jsonl=-0.1"])
 def test_a_floor_is_a_rate_in_0_1(bad: str) -> None:
     assert AnswerRateFloorType().convert("q.jsonl=0.92", None, None).rate == 0.92
-    with pytest.raises(click.BadParameter, match="one of the tuning sets and RATE in"):
+    with pytest.raises(click.BadParameter, match=r"one of the tuning sets \(or of the --threshold-on sets\) and RATE"):
         AnswerRateFloorType().convert(bad, None, None)
 
 

@@ -210,3 +210,64 @@ def test_fit_sets_weighs_the_sets_only_when_asked(monkeypatch: pytest.MonkeyPatc
     xquad = [_example(f"x{i}", answerable=True) for i in range(3)]
     fit_sets({Path("seed"): seed, Path("xquad"): xquad}, {}, "both", "e5", Fitting(balance=balance))
     assert seen == ([[2.0, 2 / 3, 2 / 3, 2 / 3]] if balance else [None])
+
+
+def _with_candidates(question_id: str, answerable: bool) -> Example:
+    """An example with two candidate sentences, the first holding the answer when there is one."""
+    from types import SimpleNamespace
+
+    features = (0.0,) * len(LEXICAL.sentence)
+    evidence = SimpleNamespace(candidates=[SimpleNamespace(features=features)] * 2)
+    question = Question(question_id, "?", ("x",) if answerable else ())
+    return Example(question, evidence, (answerable, False))  # type: ignore[arg-type]  # decide is faked
+
+
+def test_the_threshold_is_chosen_on_the_threshold_sets_when_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fitted on questions read with surer logits (every answer at 0.5, the one unanswerable at 0.3), the
+    threshold would be 0.5; on new questions the unanswerable ones reach 0.6, so there it is 0.8."""
+    confidences = {"f": (0.5, 0.3), "t": (0.8, 0.6)}  # (answerable, unanswerable) by the set's initial
+
+    def fake_decide(examples: list[Example], model: Any, features: FeatureSet = LEXICAL, **_: Any) -> list[Decision]:
+        out = []
+        for e in examples:
+            answerable = e.question.answerable
+            confidence = confidences[e.question.id[0]][0 if answerable else 1]
+            out.append(Decision(confidence, answerable, answerable, (confidence,) * len(features.evidence)))
+        return out
+
+    monkeypatch.setattr(training, "decide", fake_decide)
+    fitted = [_with_candidates(f"f{i}", answerable=i != 0) for i in range(5)]
+    new = [_with_candidates(f"t{i}", answerable=i < 2) for i in range(8)]
+    assert training.fit(fitted, "fit", false_answer_cost=0.5).threshold == 0.5
+    assert training.fit(fitted, "fit", false_answer_cost=0.5, threshold_on=new).threshold == 0.8
+    # floors still hold: keeping every answer of the fitted set brings it back down to 0.5
+    kept = training.fit(fitted, "fit", false_answer_cost=0.5, threshold_on=new, floors=[(fitted, 1.0)])
+    assert kept.threshold == 0.5
+
+
+def test_fit_sets_fits_on_the_tuning_sets_and_chooses_the_threshold_on_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pathlib import Path
+
+    from app.answer.model import AnswerModel
+    from app.tuning.sets import Fitting, fit_sets
+
+    calls: list[dict[str, Any]] = []
+
+    def fake_fit(examples: list[Example], trained_on: str, **kwargs: Any) -> Any:
+        calls.append({"fitted": [e.question.id for e in examples], **kwargs})
+        return AnswerModel.untrained()
+
+    monkeypatch.setattr(training, "fit", fake_fit)
+    seed = [_example("s0", answerable=True)]
+    unseen = [_example(f"u{i}", answerable=i % 2 == 0) for i in range(4)]
+    floors = {Path("unseen"): 0.7, Path("seed"): 0.9}
+    fit_sets({Path("seed"): seed}, floors, "seed", "e5", Fitting(), {Path("unseen"): unseen})
+    (call,) = calls
+    assert call["fitted"] == ["s0"]
+    assert [e.question.id for e in call["threshold_on"]] == ["u0", "u1", "u2", "u3"]
+    assert sorted(([e.question.id for e in s], rate) for s, rate in call["floors"]) == [
+        (["s0"], 0.9),
+        (["u0", "u1", "u2", "u3"], 0.7),
+    ]
