@@ -21,8 +21,9 @@ def ensemble_reader(deltas: tuple[Path, ...], out: Path) -> None:
     """Write DELTAS (two or more files of `troly train-reader`) as one ensemble delta.
 
     The served reader reads each pair once through the shared frozen layers and once through each
-    member's adapted layers, and averages the logits: each member adds about two thirds of a
-    single reader's time. Fit its answer model with `troly tune --reader neural` as for one delta.
+    member's adapted layers, and averages the logits: each member after the first adds its adapted
+    layers' share of one reader's time (two thirds for deltas adapted from layer 4 of 12). Fit its
+    answer model with `troly tune --reader neural` as for one delta.
     """
     from app.answer.neural.delta import load_delta, save_ensemble
 
