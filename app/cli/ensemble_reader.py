@@ -27,6 +27,11 @@ def ensemble_reader(deltas: tuple[Path, ...], out: Path) -> None:
     """
     from app.answer.neural.delta import load_delta, save_ensemble
 
+    inputs = [path.resolve() for path in deltas]
+    if len(set(inputs)) < len(inputs):
+        raise click.BadParameter("a delta is named twice: its logits would count twice", param_hint="DELTAS")
+    if out.resolve() in inputs:
+        raise click.BadParameter("--out names one of the DELTAS: it would be overwritten", param_hint="--out")
     with fail_cleanly():
         members = [load_delta(path) for path in deltas]
         save_ensemble(out, members)

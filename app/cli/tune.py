@@ -62,8 +62,9 @@ if TYPE_CHECKING:
     "floors",
     multiple=True,
     type=AnswerRateFloorType(),
-    help="Choose the threshold among those that keep this tuning set's answer rate at RATE or above "
-    "(repeatable), e.g. eval/questions/seed.jsonl=0.92; a RATE no threshold reaches is held at the most any reaches.",
+    help="Choose the threshold among those that keep this tuning (or --threshold-on) set's answer rate at RATE "
+    "or above (repeatable), e.g. eval/questions/seed.jsonl=0.92; a RATE no threshold reaches is held at the "
+    "most any reaches.",
 )
 @click.option(
     "--without",
@@ -128,6 +129,13 @@ def tune(
     rates = _rates([*sets, *threshold_sets], floors)
     if cross_fits and reader != "neural":
         raise click.BadParameter("reader deltas are for --reader neural", param_hint="--cross-fit")
+    fitted_on = {s.questions.resolve() for s in sets}
+    for threshold_set in threshold_sets:
+        if threshold_set.questions.resolve() in fitted_on:
+            raise click.BadParameter(
+                f"{threshold_set.questions} is fitted on: the threshold is chosen on questions the fit never saw",
+                param_hint="--threshold-on",
+            )
     if threshold_sets and folds is not None:
         raise click.BadParameter(
             "a cross-validation chooses each fold's threshold on its own", param_hint="--threshold-on"

@@ -98,9 +98,11 @@ def best_threshold(
     decisions: Sequence[Decision],
     false_answer_cost: float = 1.0,
     floors: Sequence[tuple[Sequence[Decision], float]] = (),
+    also_try: Sequence[Decision] = (),
 ) -> float:
     """The confidence threshold that maximises correct answers minus the cost of wrong ones,
-    among those that keep each floor's questions at or above its answer rate.
+    among those that keep each floor's questions at or above its answer rate. The thresholds
+    tried are ``decisions``' confidences, and ``also_try``'s, which do not count in the gain.
 
     The gain alone is flat over a wide band of thresholds, so its maximum moves with every
     refit; a floor on the answer rate of a set like the one the assistant will be judged on
@@ -111,7 +113,7 @@ def best_threshold(
     answer more.
     """
     # Never 0: a vetoed answer's confidence is 0, and a threshold of 0 would answer it.
-    thresholds = sorted({t for d in decisions if (t := round(d.confidence, 3)) > 0} | {0.5})
+    thresholds = sorted({t for d in (*decisions, *also_try) if (t := round(d.confidence, 3)) > 0} | {0.5})
     reachable = [(ds, min(rate, answer_rate(ds, thresholds[0]))) for ds, rate in floors]
     allowed = [t for t in thresholds if all(answer_rate(ds, t) >= rate for ds, rate in reachable)]
 
@@ -178,8 +180,15 @@ def fit(
     confidence = _fit(x, np.array([d.correct for d, _ in judged]), np.array([w for _, w in judged]))
     model = replace(draft, confidence=confidence)
     kept = [(decide(subset, model, features=features), rate) for subset, rate in floors]
-    chosen_on = decide(threshold_on or examples, model, features=features)
-    return replace(model, threshold=best_threshold(chosen_on, false_answer_cost, kept))
+    if not threshold_on:
+        return replace(
+            model, threshold=best_threshold(decide(examples, model, features=features), false_answer_cost, kept)
+        )
+    # Chosen on other questions, a floor on a fitted set may be met only between their
+    # confidences: the floor sets' own are tried too.
+    chosen_on = decide(threshold_on, model, features=features)
+    floored = [d for ds, _ in kept for d in ds]
+    return replace(model, threshold=best_threshold(chosen_on, false_answer_cost, kept, also_try=floored))
 
 
 @dataclass(frozen=True)

@@ -486,6 +486,11 @@ def test_tune_chooses_the_threshold_on_the_sets_it_is_given(workspace: Workspace
         "2",
     )
     assert refused.exit_code == 2 and "--threshold-on" in refused.output
+    fitted_on = _tune(
+        workspace, workspace.root / "never.json", "--threshold-on", f"{workspace.questions}={workspace.corpus}"
+    )
+    assert fitted_on.exit_code == 2 and "is fitted on" in fitted_on.output
+    assert not (workspace.root / "never.json").exists()
 
 
 def test_tune_refuses_an_unknown_feature_and_writes_nothing(workspace: Workspace) -> None:

@@ -225,3 +225,41 @@ def test_the_ensemble_command_writes_one_file_or_nothing(tmp_path: Path) -> None
     assert made.exit_code == 0, made.output
     assert "2 readers" in made.output
     assert [m.card.recipe.seed for m in load_deltas(out)] == [13, 14]
+
+
+def test_an_ensemble_file_is_read_strictly(tmp_path: Path) -> None:
+    """A file not written by save_ensemble: members that cannot be averaged, or tensors that name
+    no member, are refused with the file's name, not loaded into the wrong member."""
+    cards = [json.loads(_member(13).card.to_json()), json.loads(_member(14, adapt_from=8).card.to_json())]
+    members = np.frombuffer(json.dumps(cards).encode(), dtype=np.uint8)
+    one = np.zeros((2, 3), dtype=np.float16)
+    mismatched, misnamed = tmp_path / "mismatched.npz", tmp_path / "misnamed.npz"
+    np.savez(mismatched, __members__=members, **{"0/head.0.weight": one, "1/head.0.weight": one})
+    with pytest.raises(ReaderUnavailable, match=f"{mismatched}: .*adapt different layers"):
+        load_deltas(mismatched)
+    for name in ("-1/head.0.weight", "2/head.0.weight", "1_0/head.0.weight"):
+        np.savez(misnamed, __members__=members, **{"0/head.0.weight": one, name: one})
+        with pytest.raises(ReaderUnavailable, match="is not a reader delta"):
+            load_deltas(misnamed)
+
+
+def test_the_scorer_refuses_members_that_cannot_be_averaged_before_reading_weights() -> None:
+    from app.answer.neural.scorer import CrossEncoderScorer
+
+    with pytest.raises(ReaderUnavailable, match="adapt different layers"):
+        CrossEncoderScorer(None, [_member(13), _member(14, adapt_from=8)])  # type: ignore[arg-type]
+
+
+def test_the_ensemble_command_refuses_a_delta_twice_or_writing_over_one(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    first, second = tmp_path / "r13.npz", tmp_path / "r14.npz"
+    save_delta(first, _member(13))
+    save_delta(second, _member(14))
+    before = first.read_bytes()
+    twice = CliRunner().invoke(main, ["ensemble-reader", str(first), str(first), "--out", str(tmp_path / "e.npz")])
+    assert twice.exit_code == 2 and "named twice" in twice.output and not (tmp_path / "e.npz").exists()
+    over = CliRunner().invoke(main, ["ensemble-reader", str(first), str(second), "--out", str(first)])
+    assert over.exit_code == 2 and "would be overwritten" in over.output and first.read_bytes() == before

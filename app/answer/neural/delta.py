@@ -149,12 +149,19 @@ def load_deltas(path: Path = DEFAULT_DELTA_PATH) -> list[Delta]:
             for name in data.files:
                 if name != _MEMBERS:
                     member, _, tensor = name.partition("/")
+                    if not member.isdigit() or int(member) >= len(cards) or not tensor:
+                        raise ValueError(f"{name!r} names no member of {len(cards)}")
                     tensors[int(member)][tensor] = data[name].astype(np.float32)
+            if not all(tensors):
+                raise ValueError("a member holds no tensors")
     # An npz is a zip: an empty or cut-off file raises EOFError, a damaged one BadZipFile or zlib.error.
     except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise ReaderUnavailable(f"{path} is not a reader delta ({exc})") from exc
     members = [Delta(card, t) for card, t in zip(cards, tensors, strict=True)]
-    check_ensemble(members)
+    try:
+        check_ensemble(members)
+    except ReaderUnavailable as exc:
+        raise ReaderUnavailable(f"{path}: {exc.message}") from exc
     return members
 
 
