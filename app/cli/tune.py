@@ -20,6 +20,7 @@ from app.cli.params import (
 from app.cli.runtime import Runtime, fail_cleanly, pass_runtime
 
 if TYPE_CHECKING:
+    from app.answer.neural.scorer import PairScorer
     from app.evaluation.dataset import Question
     from app.tuning.training import Example, HeldOut
 
@@ -145,8 +146,9 @@ def tune(
         collected, embedder = _collect(runtime, sets, part)
         chosen_on, _ = _collect(runtime, threshold_sets, None)
         if reader == "neural":
-            collected = _read_shortlists(runtime, collected, cross_fits)
-            chosen_on = _read_shortlists(runtime, chosen_on)  # by the served reader, as in service
+            scorers: dict[Path, PairScorer] = {}  # each delta loaded once for both readings
+            collected = _read_shortlists(runtime, collected, cross_fits, scorers)
+            chosen_on = _read_shortlists(runtime, chosen_on, (), scorers)  # by the served reader, as in service
         if folds is not None:
             _print_cross_validation(cross_validate_sets(collected, rates, folds, fitting), folds)
             return
@@ -200,21 +202,25 @@ def _collect(runtime: Runtime, sets: Sequence[QuestionSet], part: str | None) ->
 
 
 def _read_shortlists(
-    runtime: Runtime, collected: dict[Path, list[Example]], cross_fits: Sequence[CrossFit] = ()
+    runtime: Runtime,
+    collected: dict[Path, list[Example]],
+    cross_fits: Sequence[CrossFit] = (),
+    scorers: dict[Path, PairScorer] | None = None,
 ) -> dict[Path, list[Example]]:
     """Each example's lexical shortlist, re-read by the neural reader's cross-encoder: the one of the
-    first ``cross_fits`` part that holds the question, else the configured one."""
+    first ``cross_fits`` part that holds the question, else the configured one. ``scorers``: the
+    deltas already loaded, by path, which this call adds to."""
     from collections import Counter
 
     from tqdm import tqdm
 
     from app.answer.model import AnswerModel
-    from app.answer.neural.scorer import CrossEncoderScorer, PairScorer
+    from app.answer.neural.scorer import CrossEncoderScorer
     from app.tuning.neural_examples import with_reader
     from app.wiring import answer_model_path, reader_delta_path
 
     settings = runtime.settings
-    scorers: dict[Path, PairScorer] = {}
+    scorers = {} if scorers is None else scorers
 
     read_by: Counter[Path] = Counter()
 

@@ -180,14 +180,10 @@ def fit(
     confidence = _fit(x, np.array([d.correct for d, _ in judged]), np.array([w for _, w in judged]))
     model = replace(draft, confidence=confidence)
     kept = [(decide(subset, model, features=features), rate) for subset, rate in floors]
-    if not threshold_on:
-        return replace(
-            model, threshold=best_threshold(decide(examples, model, features=features), false_answer_cost, kept)
-        )
+    chosen_on = decide(threshold_on or examples, model, features=features)
     # Chosen on other questions, a floor on a fitted set may be met only between their
-    # confidences: the floor sets' own are tried too.
-    chosen_on = decide(threshold_on, model, features=features)
-    floored = [d for ds, _ in kept for d in ds]
+    # confidences: the floor sets' own are tried too (among ``examples``, they add nothing).
+    floored = [d for ds, _ in kept for d in ds] if threshold_on else []
     return replace(model, threshold=best_threshold(chosen_on, false_answer_cost, kept, also_try=floored))
 
 

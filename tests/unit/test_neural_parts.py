@@ -8,6 +8,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -24,6 +25,7 @@ from app.answer.neural.tokenizer import PairText
 from app.cli.train_reader import TrainingSetType
 from app.errors import ReaderUnavailable
 from app.evaluation.dataset import Question
+from app.settings import Settings
 from app.tuning.neural_examples import with_reader
 from app.tuning.reader_training import Group, _listwise_loss
 from app.tuning.training import Example
@@ -263,3 +265,29 @@ def test_the_ensemble_command_refuses_a_delta_twice_or_writing_over_one(tmp_path
     assert twice.exit_code == 2 and "named twice" in twice.output and not (tmp_path / "e.npz").exists()
     over = CliRunner().invoke(main, ["ensemble-reader", str(first), str(second), "--out", str(first)])
     assert over.exit_code == 2 and "would be overwritten" in over.output and first.read_bytes() == before
+
+
+def test_tune_loads_each_delta_once_for_the_fitted_and_the_threshold_sets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from app.answer.neural.scorer import CrossEncoderScorer
+    from app.cli.tune import _read_shortlists
+
+    opened: list[Path] = []
+
+    def fake_open(path: Path, **_: object) -> _Constant:
+        opened.append(path)
+        return _Constant(1.0)
+
+    monkeypatch.setattr(CrossEncoderScorer, "open", staticmethod(fake_open))
+    evidence = one_passage_evidence("Tấn công mạng tháng 7/2023 là 836 cuộc.", "Tấn công mạng tháng 7/2023?")
+    examples = [Example(Question("q0", evidence.profile.text, ("836 cuộc",)), evidence, ())]
+    delta = tmp_path / "delta.npz"
+    runtime = SimpleNamespace(settings=Settings(data_dir=tmp_path, reader_delta=delta))
+    scorers: dict[Path, Any] = {}
+    _read_shortlists(runtime, {Path("fitted"): examples}, (), scorers)  # type: ignore[arg-type]
+    read = _read_shortlists(runtime, {Path("threshold"): examples}, (), scorers)  # type: ignore[arg-type]
+    assert opened == [delta]
+    assert {c.features[-1] for c in read[Path("threshold")][0].evidence.candidates} == {1.0}
