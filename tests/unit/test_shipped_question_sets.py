@@ -71,8 +71,8 @@ TRAINING_KINDS = {
     "reports-written": {"literal", "paraphrase", "neighbour", "unanswerable"},
     "reports-which": {"neighbour", "paraphrase", "contrast"},
 }
-# Eight rounds of fictional units: a-z, then aa-az and ba-bb.
-UNITS = [*string.ascii_lowercase, *(f"a{u}" for u in string.ascii_lowercase), "ba", "bb"]
+# Nine rounds of fictional units: a-z, then aa-az and ba-bi.
+UNITS = [*string.ascii_lowercase, *(f"a{u}" for u in string.ascii_lowercase), *(f"b{u}" for u in "abcdefghi")]
 
 
 def test_the_report_style_training_sets_are_there() -> None:
