@@ -204,8 +204,8 @@ def _collect(runtime: Runtime, sets: Sequence[QuestionSet], part: str | None) ->
 def _read_shortlists(
     runtime: Runtime,
     collected: dict[Path, list[Example]],
-    cross_fits: Sequence[CrossFit] = (),
-    scorers: dict[Path, PairScorer] | None = None,
+    cross_fits: Sequence[CrossFit],
+    scorers: dict[Path, PairScorer],
 ) -> dict[Path, list[Example]]:
     """Each example's lexical shortlist, re-read by the neural reader's cross-encoder: the one of the
     first ``cross_fits`` part that holds the question, else the configured one. ``scorers``: the
@@ -220,8 +220,6 @@ def _read_shortlists(
     from app.wiring import answer_model_path, reader_delta_path
 
     settings = runtime.settings
-    scorers = {} if scorers is None else scorers
-
     read_by: Counter[Path] = Counter()
 
     def scorer_for(question: Question) -> PairScorer:
