@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     reader_shortlist: int = Field(default=6, ge=1, le=30)
     # Model passes at once: one pass already uses every core, more would only thrash them.
     reader_concurrency: int = Field(default=1, ge=1, le=16)
+    # The numbers the neural reader runs in (app/answer/neural/precision.py): "auto" takes bf16
+    # where the CPU has bf16 kernels (AVX-512, AMX) and fp32 elsewhere, where bf16 is 7x slower.
+    reader_precision: Literal["auto", "bf16", "fp32"] = "auto"
 
     # The LLM reader: any server speaking OpenAI's chat API (vLLM, llama.cpp, Ollama, TGI).
     llm_base_url: str | None = Field(default=None, description="e.g. http://10.0.0.5:8000/v1")

@@ -153,7 +153,12 @@ def open_neural_reader(settings: Settings, lexical: AnswerModel) -> Reader:
             f"no answer model for the neural reader at {model_path}: run `troly tune --reader neural`"
         )
     combined = AnswerModel.load(model_path, NEURAL)
-    scorer = CrossEncoderScorer.open(delta, concurrency=settings.reader_concurrency, threads=settings.threads or 0)
+    scorer = CrossEncoderScorer.open(
+        delta,
+        concurrency=settings.reader_concurrency,
+        threads=settings.threads or 0,
+        precision=settings.reader_precision,
+    )
     return NeuralReader(lexical, combined, scorer, settings.answer_max_chars, settings.reader_shortlist)
 
 

@@ -108,6 +108,7 @@ def train_reader(
 
     from app.answer.model import AnswerModel
     from app.answer.neural.delta import Recipe, save_delta
+    from app.answer.neural.precision import uses_bf16
     from app.answer.neural.tokenizer import E5Tokenizer
     from app.answer.neural.weights import read_base_weights
     from app.evaluation.dataset import load_questions
@@ -147,7 +148,9 @@ def train_reader(
                         if group is not None:
                             groups.append(group)
         click.echo(f"{len(groups)} questions ({sum(g.answerable for g in groups)} answerable) to train on")
-        tensors, fitted = train_delta(groups, weights, recipe, epochs, progress=click.echo)
+        bf16 = uses_bf16(runtime.settings.reader_precision)
+        click.echo(f"the frozen layers run in {'bf16' if bf16 else 'fp32'} (TROLY_READER_PRECISION)")
+        tensors, fitted = train_delta(groups, weights, recipe, epochs, progress=click.echo, bf16=bf16)
         command = shlex.join(["troly", *sys.argv[1:]]) if sys.argv[1:2] == ["train-reader"] else ""
         delta = delta_of(tensors, fitted, weights, [str(s) for s in sets], command)
         save_delta(target, delta)
@@ -172,7 +175,7 @@ def _write_figures(runtime: Runtime, delta_path: Path, held_out: tuple[TrainingS
     from app.tuning.reader_training import reader_figures
     from app.wiring import answer_model_path
 
-    scorer = CrossEncoderScorer.open(delta_path)
+    scorer = CrossEncoderScorer.open(delta_path, precision=runtime.settings.reader_precision)
     lexical = AnswerModel.load(answer_model_path(runtime.settings))
     size = runtime.settings.reader_shortlist
     figures: dict[str, object] = {}

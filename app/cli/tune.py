@@ -226,7 +226,9 @@ def _read_shortlists(
         delta = next((c.delta for c in cross_fits if c.reads(question)), reader_delta_path(settings))
         read_by[delta] += 1
         if delta not in scorers:
-            scorers[delta] = CrossEncoderScorer.open(delta, threads=settings.threads or 0)
+            scorers[delta] = CrossEncoderScorer.open(
+                delta, threads=settings.threads or 0, precision=settings.reader_precision
+            )
         return scorers[delta]
 
     lexical = AnswerModel.load(answer_model_path(settings))

@@ -79,9 +79,11 @@ def train_delta(
     recipe: Recipe,
     epochs: float,
     progress: Callable[[str], None] = log.info,
+    bf16: bool = True,
 ) -> tuple[dict[str, np.ndarray], Recipe]:
     """The fitted tensors and the recipe with its step count. Seeded: the same groups, recipe and
-    machine give the same delta."""
+    machine give the same delta. ``bf16``: the frozen layers run in bf16 (as the shipped deltas
+    were trained), else in fp32, on a CPU without bf16 kernels (app/answer/neural/precision.py)."""
     import torch
 
     from app.answer.neural.encoder import CrossEncoder, Encoder, pad_batch
@@ -90,7 +92,7 @@ def train_delta(
         raise InvalidInput("no training questions with a retrieved answer or unanswerable")
     torch.manual_seed(recipe.seed)
     rng = random.Random(recipe.seed)
-    model = CrossEncoder(Encoder.from_weights(weights), recipe.adapt_from, recipe.rank, recipe.alpha)
+    model = CrossEncoder(Encoder.from_weights(weights), recipe.adapt_from, recipe.rank, recipe.alpha, bf16)
 
     # 1. the frozen layers' output for every pair, once, shortest first (less padding)
     started = time.perf_counter()

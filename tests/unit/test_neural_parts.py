@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 import torch
 from one_passage import one_passage_evidence
+from pydantic import ValidationError
 
 from app.answer.evidence import Candidate
 from app.answer.features import NEURAL, reader_evidence
 from app.answer.model import AnswerModel
 from app.answer.neural.delta import Card, Delta, Recipe, load_delta, load_deltas, save_delta, save_ensemble
+from app.answer.neural.precision import Precision, uses_bf16
 from app.answer.neural.reader import read_shortlist, shortlist
 from app.answer.neural.tokenizer import PairText
 from app.cli.train_reader import TrainingSetType
@@ -291,3 +293,27 @@ def test_tune_loads_each_delta_once_for_the_fitted_and_the_threshold_sets(
     read = _read_shortlists(runtime, {Path("threshold"): examples}, (), scorers)  # type: ignore[arg-type]
     assert opened == [delta]
     assert {c.features[-1] for c in read[Path("threshold")][0].evidence.candidates} == {1.0}
+
+
+@pytest.mark.parametrize(
+    ("native", "precision", "bf16"),
+    [
+        (True, "auto", True),
+        (False, "auto", False),
+        (False, "bf16", True),
+        (True, "fp32", False),
+    ],
+)
+def test_the_reader_takes_bf16_only_where_the_cpu_has_its_kernels_unless_told(
+    monkeypatch: pytest.MonkeyPatch, native: bool, precision: Precision, bf16: bool
+) -> None:
+    monkeypatch.setattr("app.answer.neural.precision.native_bf16", lambda: native)
+    assert uses_bf16(precision) is bf16
+
+
+def test_an_unknown_reader_precision_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TROLY_READER_PRECISION", "fp16")
+    with pytest.raises(ValidationError, match="reader_precision"):
+        Settings()
+    monkeypatch.setenv("TROLY_READER_PRECISION", "fp32")
+    assert Settings().reader_precision == "fp32"

@@ -140,14 +140,16 @@ def mean_pool(x: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
 
 
 class CrossEncoder(nn.Module):
-    """Scores pairs. While training, the frozen bottom layers run in bf16 (2–3× faster on this
-    CPU) and the adapted top layers and the head in fp32; ``for_serving`` then folds the
-    adapters in and keeps every layer's linear maps in bf16 (docs/performance.md)."""
+    """Scores pairs. While training, the frozen bottom layers run in bf16 (2–3× faster on a CPU
+    with bf16 kernels; ``bf16=False`` keeps them fp32 elsewhere) and the adapted top layers and the
+    head in fp32; ``for_serving`` then folds the adapters in and keeps every layer's linear maps in
+    bf16, or in fp32 (docs/performance.md)."""
 
-    def __init__(self, encoder: Encoder, adapt_from: int, rank: int, alpha: float) -> None:
+    def __init__(self, encoder: Encoder, adapt_from: int, rank: int, alpha: float, bf16: bool = True) -> None:
         super().__init__()
         self.encoder = encoder
         self.adapt_from = adapt_from
+        self.bf16 = bf16
         for p in encoder.parameters():
             p.requires_grad = False
         for layer in encoder.layers[adapt_from:]:
@@ -161,23 +163,23 @@ class CrossEncoder(nn.Module):
         self.serving = False
 
     def for_serving(self) -> CrossEncoder:
-        """Fold the fitted adapters into their layers and keep every layer's linear maps in
-        bf16: the numbers of ``torch.autocast``, with each weight cast once instead of on every
-        pass. About 40% less time per pass than the training form, logits within 0.05 of it
-        (the shipped delta on MLQA pairs: mean difference 0.0035). Nothing can be trained
-        afterwards."""
+        """Fold the fitted adapters into their layers and, with ``bf16``, keep every layer's linear
+        maps in bf16: the numbers of ``torch.autocast``, with each weight cast once instead of on
+        every pass. About 40% less time per pass than the training form, logits within 0.05 of it
+        (the shipped delta on MLQA pairs: mean difference 0.0035). Without ``bf16`` the maps stay
+        fp32. Nothing can be trained afterwards."""
         for layer in self.encoder.layers:
             for name in ADAPTED:
                 linear = getattr(layer, name)
                 if isinstance(linear, LoRALinear):
                     linear = linear.merged()
-                setattr(layer, name, Bf16Linear(linear))
+                setattr(layer, name, Bf16Linear(linear) if self.bf16 else linear)
         self.serving = True
         return self.eval()
 
     def bottom(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
-        """The frozen layers' output, in bf16: what training caches once per pair."""
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        """The frozen layers' output, stored in bf16: what training caches once per pair."""
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             x = self.encoder.run(self.encoder.embed(ids), attention, slice(0, self.adapt_from))
         return x.to(torch.bfloat16)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from app.answer.neural.delta import DEFAULT_DELTA_PATH, Card, Delta, check_ensemble, load_deltas
+from app.answer.neural.precision import Precision, uses_bf16
 from app.answer.neural.tokenizer import E5Tokenizer, PairText
 from app.answer.neural.weights import BaseWeights, read_base_weights
 from app.errors import ReaderUnavailable
@@ -43,14 +44,20 @@ class CrossEncoderScorer:
     added member costs the adapted top layers only."""
 
     def __init__(
-        self, weights: BaseWeights, deltas: Delta | Sequence[Delta], concurrency: int = 1, threads: int = 0
+        self,
+        weights: BaseWeights,
+        deltas: Delta | Sequence[Delta],
+        concurrency: int = 1,
+        threads: int = 0,
+        precision: Precision = "auto",
     ) -> None:
         import torch
 
         members = [deltas] if isinstance(deltas, Delta) else list(deltas)
         if len(members) > 1:
             check_ensemble(members)
-        self.models = [self._model(weights, delta) for delta in members]
+        self.bf16 = uses_bf16(precision)
+        self.models = [self._model(weights, delta, self.bf16) for delta in members]
         for model in self.models[1:]:
             model.share_bottom(self.models[0])
         self.cards: list[Card] = [delta.card for delta in members]
@@ -61,14 +68,14 @@ class CrossEncoderScorer:
             torch.set_num_threads(threads)
 
     @staticmethod
-    def _model(weights: BaseWeights, delta: Delta) -> CrossEncoder:
+    def _model(weights: BaseWeights, delta: Delta, bf16: bool) -> CrossEncoder:
         import torch
 
         from app.answer.neural.encoder import CrossEncoder, Encoder
 
         delta.card.check_base(weights.sha256)
         r = delta.card.recipe
-        model = CrossEncoder(Encoder.from_weights(weights), r.adapt_from, r.rank, r.alpha)
+        model = CrossEncoder(Encoder.from_weights(weights), r.adapt_from, r.rank, r.alpha, bf16)
         state = {name: torch.from_numpy(values) for name, values in delta.tensors.items()}
         if set(state) != set(model.delta()):
             raise ReaderUnavailable("the reader delta does not hold the tensors its recipe names: refit it")
@@ -76,20 +83,27 @@ class CrossEncoderScorer:
         return model.for_serving()
 
     @classmethod
-    def open(cls, delta_path: Path = DEFAULT_DELTA_PATH, concurrency: int = 1, threads: int = 0) -> CrossEncoderScorer:
+    def open(
+        cls,
+        delta_path: Path = DEFAULT_DELTA_PATH,
+        concurrency: int = 1,
+        threads: int = 0,
+        precision: Precision = "auto",
+    ) -> CrossEncoderScorer:
         try:
             import torch  # noqa: F401
         except ImportError as exc:
             raise ReaderUnavailable("the neural reader needs torch: pip install 'troly[neural]'") from exc
         started = time.perf_counter()
         deltas = load_deltas(delta_path)  # first: a missing delta is known before 5 s of base weights
-        scorer = cls(read_base_weights(), deltas, concurrency, threads)
+        scorer = cls(read_base_weights(), deltas, concurrency, threads, precision)
         log.info(
-            "neural reader loaded in %.1f s (%s, %d member%s)",
+            "neural reader loaded in %.1f s (%s, %d member%s, %s)",
             time.perf_counter() - started,
             delta_path.name,
             len(deltas),
             "" if len(deltas) == 1 else "s",
+            "bf16" if scorer.bf16 else "fp32",
         )
         return scorer
 
