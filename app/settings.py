@@ -75,7 +75,8 @@ class Settings(BaseSettings):
     # Model passes at once: one pass already uses every core, more would only thrash them.
     reader_concurrency: int = Field(default=1, ge=1, le=16)
     # The numbers the neural reader runs in (app/answer/neural/precision.py): "auto" takes bf16
-    # where the CPU has bf16 kernels (AVX-512, AMX) and fp32 elsewhere, where bf16 is 7x slower.
+    # where the CPU has bf16 kernels (AVX-512, AMX) and fp32 elsewhere (on an AVX2-only EPYC bf16
+    # was 7x slower). A Literal of its own: settings import nothing from the layers they configure.
     reader_precision: Literal["auto", "bf16", "fp32"] = "auto"
 
     # The LLM reader: any server speaking OpenAI's chat API (vLLM, llama.cpp, Ollama, TGI).

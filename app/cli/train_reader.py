@@ -150,7 +150,7 @@ def train_reader(
         click.echo(f"{len(groups)} questions ({sum(g.answerable for g in groups)} answerable) to train on")
         bf16 = uses_bf16(runtime.settings.reader_precision)
         click.echo(f"the frozen layers run in {'bf16' if bf16 else 'fp32'} (TROLY_READER_PRECISION)")
-        tensors, fitted = train_delta(groups, weights, recipe, epochs, progress=click.echo, bf16=bf16)
+        tensors, fitted = train_delta(groups, weights, recipe, epochs, bf16=bf16, progress=click.echo)
         command = shlex.join(["troly", *sys.argv[1:]]) if sys.argv[1:2] == ["train-reader"] else ""
         delta = delta_of(tensors, fitted, weights, [str(s) for s in sets], command)
         save_delta(target, delta)

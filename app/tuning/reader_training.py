@@ -78,12 +78,15 @@ def train_delta(
     weights: BaseWeights,
     recipe: Recipe,
     epochs: float,
+    *,
+    bf16: bool,
     progress: Callable[[str], None] = log.info,
-    bf16: bool = True,
 ) -> tuple[dict[str, np.ndarray], Recipe]:
-    """The fitted tensors and the recipe with its step count. Seeded: the same groups, recipe and
-    machine give the same delta. ``bf16``: the frozen layers run in bf16 (as the shipped deltas
-    were trained), else in fp32, on a CPU without bf16 kernels (app/answer/neural/precision.py)."""
+    """The fitted tensors and the recipe with its step count and precision. Seeded: the same
+    groups, recipe and machine give the same delta. ``bf16``: the frozen layers are computed in
+    bf16 (as the shipped deltas were), else in fp32, for a CPU without bf16 kernels
+    (app/answer/neural/precision.py); either way their output is cached in bf16, which halves the
+    cache."""
     import torch
 
     from app.answer.neural.encoder import CrossEncoder, Encoder, pad_batch
@@ -147,7 +150,7 @@ def train_delta(
                 f"step {step + 1}/{steps}: loss {np.mean(losses[-50:]):.4f}, {time.perf_counter() - started:.0f} s"
             )
     tensors = {name: t.numpy().copy() for name, t in model.delta().items()}
-    return tensors, Recipe(**{**recipe.__dict__, "steps": steps})
+    return tensors, Recipe(**{**recipe.__dict__, "steps": steps, "frozen_layers": "bf16" if bf16 else "fp32"})
 
 
 def _listwise_loss(logits: torch.Tensor, groups: Sequence[Group], prior_weight: float = 0.0) -> torch.Tensor:

@@ -27,7 +27,7 @@ from app.assistant import Assistant
 from app.errors import ReaderUnavailable
 from app.evaluation.dataset import Question
 from app.settings import Settings
-from app.tuning.reader_training import question_group
+from app.tuning.reader_training import Group, question_group, train_delta
 from app.wiring import open_reader
 
 SENTENCES = [
@@ -201,9 +201,25 @@ def test_the_served_form_scores_as_the_trained_one(base: BaseWeights, tokenizer:
         served = model.for_serving()(ids, attention)
     assert not any(isinstance(m, LoRALinear) for m in model.modules())  # one matmul per map
     assert any(isinstance(m, Bf16Linear) for m in model.modules()) is bf16
-    # in fp32 the folded maps compute what the adapters did, up to rounding
-    assert torch.allclose(served, trained, atol=0.05 if bf16 else 1e-4), (served, trained)
+    # in fp32 the folded maps compute what the adapters did, but on frozen layers' output that the
+    # trained form rounds to bf16 (as training caches it)
+    assert torch.allclose(served, trained, atol=0.05 if bf16 else 1e-3), (served, trained)
     assert served.argsort().tolist() == trained.argsort().tolist()
+
+
+@pytest.mark.parametrize("bf16", [True, False])
+def test_a_training_records_the_precision_of_its_frozen_layers(
+    base: BaseWeights, tokenizer: E5Tokenizer, bf16: bool
+) -> None:
+    pairs = tuple(tuple(tokenizer.pair(PairText(SENTENCES[0], "Báo cáo", s, before="", after=""))) for s in SENTENCES)
+    groups = [
+        Group(True, (True, False, False, False), pairs, (0.0, -1.0, -2.0, -3.0)),
+        Group(False, (False,) * 4, pairs, (0.0,) * 4),
+    ]
+    recipe = Recipe(adapt_from=10, rank=2, alpha=4.0, questions_per_step=2)
+    tensors, fitted = train_delta(groups, base, recipe, epochs=1, bf16=bf16, progress=lambda _: None)
+    assert fitted.frozen_layers == ("bf16" if bf16 else "fp32") and fitted.steps == 1
+    assert set(tensors) == set(CrossEncoder(Encoder.from_weights(base), 10, 2, 4.0).delta())
 
 
 def test_the_service_reads_in_the_precision_it_is_told(tmp_path: Path) -> None:

@@ -150,6 +150,13 @@ def test_a_card_from_before_the_lexical_prior_reads_as_without_one() -> None:
     assert Card.from_json(json.dumps(old)).recipe == Recipe(adapt_from=4, lexical_prior=0.0)
 
 
+def test_a_card_from_before_the_precision_reads_as_trained_in_bf16() -> None:
+    old = json.loads(Card(Recipe(adapt_from=4, frozen_layers="fp32"), "ab" * 32).to_json())
+    assert Card.from_json(json.dumps(old)).recipe.frozen_layers == "fp32"
+    del old["recipe"]["frozen_layers"]
+    assert Card.from_json(json.dumps(old)).recipe.frozen_layers == "bf16"
+
+
 def test_a_file_that_is_no_delta_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "delta.npz"
     path.write_bytes(b"not a zip")

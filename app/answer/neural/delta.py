@@ -43,6 +43,9 @@ class Recipe:
     # model's logit, in training and at question time: above 0 the model learns what word overlap
     # misses instead of learning overlap again (docs/quality.md, the lexical prior).
     lexical_prior: float = 0.0
+    # What the frozen layers were computed in while training (TROLY_READER_PRECISION): bf16 on a
+    # CPU with bf16 kernels, fp32 elsewhere. Cards from before it was recorded were trained in bf16.
+    frozen_layers: str = "bf16"
 
 
 @dataclass(frozen=True)
