@@ -1,4 +1,4 @@
-"""The question sets in eval/questions, eval/blind and the report-style ones in eval/training hold
+"""The question sets in eval/questions, eval/blind and the written ones in eval/training hold
 what their READMEs promise: troly loads and accepts them, each answer is copied from the report it
 names, and an unanswerable question has none."""
 
@@ -70,6 +70,7 @@ WHICH_TRAINING = sorted((ROOT / "eval/training").glob("reports-which-*-questions
 TRAINING_KINDS = {
     "reports-written": {"literal", "paraphrase", "neighbour", "unanswerable"},
     "reports-which": {"neighbour", "paraphrase", "contrast"},
+    "wiki-written": {"literal", "paraphrase", "neighbour", "unanswerable"},
 }
 # Nine rounds of fictional units: a-z, then aa-az and ba-bi.
 UNITS = [*string.ascii_lowercase, *(f"a{u}" for u in string.ascii_lowercase), *(f"b{u}" for u in "abcdefghi")]
@@ -80,18 +81,39 @@ def test_the_report_style_training_sets_are_there() -> None:
     assert [p.name for p in WHICH_TRAINING] == sorted(f"reports-which-{u}-questions.jsonl" for u in UNITS)
 
 
+# The encyclopedic training sets: invented Wikipedia-style articles, 20 paragraphs a unit.
+WIKI_TRAINING = sorted((ROOT / "eval/training").glob("wiki-written-*-questions.jsonl"))
+WIKI_UNITS = list("abcdefg")
+
+
+def test_the_encyclopedic_training_sets_are_there() -> None:
+    assert [p.name for p in WIKI_TRAINING] == [f"wiki-written-{u}-questions.jsonl" for u in WIKI_UNITS]
+
+
+@pytest.mark.parametrize("path", WIKI_TRAINING, ids=lambda p: p.name)
+def test_an_encyclopedic_paragraph_has_three_answerable_questions_and_three_near_misses(path: Path) -> None:
+    kinds: dict[str, list[str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        kinds.setdefault(row["paragraph"], []).append(row["kind"])
+    assert len(kinds) == 20
+    for paragraph, asked in kinds.items():
+        assert sorted(asked) == ["literal", "neighbour", "paraphrase", *["unanswerable"] * 3], paragraph
+
+
 def _family_and_unit(questions: Path) -> tuple[str, str]:
     """``reports-which-k-questions.jsonl`` -> ("reports-which", "k")."""
     first, family, unit, _ = questions.name.split("-")
     return f"{first}-{family}", unit
 
 
-@pytest.mark.parametrize("path", REPORT_TRAINING + WHICH_TRAINING, ids=lambda p: p.name)
-def test_a_report_style_training_set_quotes_its_answers_from_its_own_reports(path: Path) -> None:
+@pytest.mark.parametrize("path", REPORT_TRAINING + WHICH_TRAINING + WIKI_TRAINING, ids=lambda p: p.name)
+def test_a_written_training_set_quotes_its_answers_from_its_own_corpus(path: Path) -> None:
     questions = load_questions(path)
     check_questions(path.stem, questions, max_question_chars=1000)
     family, unit = _family_and_unit(path)
-    corpus = path.with_name(f"reports-written-{unit}-corpus.jsonl")  # both families ask over these reports
+    # Both report families ask over the reports-written corpus; the encyclopedic sets over their own.
+    corpus = path.with_name(f"{family.split('-')[0]}-written-{unit}-corpus.jsonl")
     reports = {d.source: _nfc(d.text) for d in load_jsonl_corpus(corpus)}  # troly's loader, as train-reader's
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
