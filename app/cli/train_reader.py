@@ -76,6 +76,13 @@ class TrainingSetType(click.ParamType[TrainingSet, object]):
     "above 0 the reader learns what word overlap misses (1 adds it as the log-odds it is).",
 )
 @click.option(
+    "--continue-from",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A delta to go on training from, on the --on sets only: the same model (its card's adapted "
+    "layers, rank, lexical prior and candidates), the new card keeping its card. New questions then "
+    "cost a short training instead of the whole one again.",
+)
+@click.option(
     "--held-out",
     multiple=True,
     type=TrainingSetType(),
@@ -100,6 +107,7 @@ def train_reader(
     questions_per_step: int,
     seed: int,
     lexical_prior: float,
+    continue_from: Path | None,
     held_out: tuple[TrainingSet, ...],
     evaluate_only: bool,
 ) -> None:
@@ -107,13 +115,20 @@ def train_reader(
     from tqdm import tqdm
 
     from app.answer.model import AnswerModel
-    from app.answer.neural.delta import Recipe, save_delta
+    from app.answer.neural.delta import Delta, Recipe, load_delta, save_delta
     from app.answer.neural.precision import uses_bf16
     from app.answer.neural.tokenizer import E5Tokenizer
     from app.answer.neural.weights import read_base_weights
     from app.evaluation.dataset import load_questions
     from app.evaluation.split import select_part
-    from app.tuning.reader_training import Group, default_delta_out, delta_of, question_group, train_delta
+    from app.tuning.reader_training import (
+        Group,
+        continuation_recipe,
+        default_delta_out,
+        delta_of,
+        question_group,
+        train_delta,
+    )
     from app.wiring import answer_model_path
 
     recipe = Recipe(
@@ -125,6 +140,13 @@ def train_reader(
         seed=seed,
         lexical_prior=lexical_prior,
     )
+    start: Delta | None = None
+    if continue_from is not None:
+        _refuse_model_options_with_continue_from()
+        with fail_cleanly():
+            start = load_delta(continue_from)
+        recipe = continuation_recipe(start.card, learning_rate, questions_per_step, seed)
+        candidates = recipe.candidates
     # Candidates are collected as the lexical reader sees them, whatever reader the settings name.
     collecting = Runtime(runtime.settings.model_copy(update={"reader": "lexical"}), runtime.embedder)
     target = out or default_delta_out(runtime.settings.data_dir)
@@ -150,13 +172,27 @@ def train_reader(
         click.echo(f"{len(groups)} questions ({sum(g.answerable for g in groups)} answerable) to train on")
         bf16 = uses_bf16(runtime.settings.reader_precision)
         click.echo(f"the frozen layers run in {'bf16' if bf16 else 'fp32'} (TROLY_READER_PRECISION)")
-        tensors, fitted = train_delta(groups, weights, recipe, epochs, bf16=bf16, progress=click.echo)
+        tensors, fitted = train_delta(groups, weights, recipe, epochs, bf16=bf16, start=start, progress=click.echo)
         command = shlex.join(["troly", *sys.argv[1:]]) if sys.argv[1:2] == ["train-reader"] else ""
-        delta = delta_of(tensors, fitted, weights, [str(s) for s in sets], command)
+        parent = start.card if start else None
+        delta = delta_of(tensors, fitted, weights, [str(s) for s in sets], command, continued_from=parent)
         save_delta(target, delta)
         if held_out:
             _write_figures(collecting, target, held_out)
     click.echo(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB, {fitted.steps} steps)")
+
+
+_MODEL_OPTIONS = ("candidates", "adapt_from", "rank", "lexical_prior")
+
+
+def _refuse_model_options_with_continue_from() -> None:
+    """A continued training is the same model as its delta: options that would change it are a
+    mistake, not something to ignore silently."""
+    ctx = click.get_current_context()
+    given = [n for n in _MODEL_OPTIONS if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        flags = ", ".join("--" + n.replace("_", "-") for n in given)
+        raise click.UsageError(f"{flags}: a training with --continue-from takes these from the delta's card")
 
 
 def _write_figures(runtime: Runtime, delta_path: Path, held_out: tuple[TrainingSet, ...]) -> None:

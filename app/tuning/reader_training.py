@@ -33,6 +33,8 @@ from app.evaluation.outcomes import contains_answer, roc_auc
 if TYPE_CHECKING:
     import torch
 
+    from app.answer.neural.encoder import CrossEncoder
+
 log = logging.getLogger(__name__)
 
 _CACHE_BATCH = 32
@@ -80,13 +82,16 @@ def train_delta(
     epochs: float,
     *,
     bf16: bool,
+    start: Delta | None = None,
     progress: Callable[[str], None] = log.info,
 ) -> tuple[dict[str, np.ndarray], Recipe]:
     """The fitted tensors and the recipe with its step count and precision. Seeded: the same
     groups, recipe and machine give the same delta. ``bf16``: the frozen layers are computed in
     bf16 (as the shipped deltas were), else in fp32, for a CPU without bf16 kernels
     (app/answer/neural/precision.py); either way their output is cached in bf16, which halves the
-    cache."""
+    cache. ``start``: a fitted delta to train on from instead of untrained adapters, so that new
+    questions cost a short training instead of the whole one again; its recipe must be the same
+    model (``continuation_recipe``)."""
     import torch
 
     from app.answer.neural.encoder import CrossEncoder, Encoder, pad_batch
@@ -96,6 +101,8 @@ def train_delta(
     torch.manual_seed(recipe.seed)
     rng = random.Random(recipe.seed)
     model = CrossEncoder(Encoder.from_weights(weights), recipe.adapt_from, recipe.rank, recipe.alpha, bf16)
+    if start is not None:
+        _load_start(model, start, recipe, weights)
 
     # 1. the frozen layers' output for every pair, once, shortest first (less padding)
     started = time.perf_counter()
@@ -153,6 +160,38 @@ def train_delta(
     return tensors, Recipe(**{**recipe.__dict__, "steps": steps, "frozen_layers": "bf16" if bf16 else "fp32"})
 
 
+def continuation_recipe(start: Card, learning_rate: float, questions_per_step: int, seed: int) -> Recipe:
+    """The recipe of a training that goes on from ``start``: the same model (adapted layers,
+    adapter rank and scale, lexical prior, candidates per question), its own schedule."""
+    return Recipe(
+        **{
+            **start.recipe.__dict__,
+            "steps": 0,
+            "learning_rate": learning_rate,
+            "questions_per_step": questions_per_step,
+            "seed": seed,
+        }
+    )
+
+
+def _load_start(model: CrossEncoder, start: Delta, recipe: Recipe, weights: BaseWeights) -> None:
+    import torch
+
+    start.card.check_base(weights.sha256)
+
+    def shape(r: Recipe) -> tuple[int, int, float, float]:
+        return (r.adapt_from, r.rank, r.alpha, r.lexical_prior)
+
+    if shape(start.card.recipe) != shape(recipe):
+        raise InvalidInput(
+            "a training goes on from a delta of the same model: adapted layers, adapter rank and scale, "
+            "and lexical prior as its card names"
+        )
+    if set(start.tensors) != set(model.delta()):
+        raise InvalidInput("the delta to go on from does not hold the tensors its recipe names")
+    model.load_state_dict({name: torch.from_numpy(v) for name, v in start.tensors.items()}, strict=False)
+
+
 def _listwise_loss(logits: torch.Tensor, groups: Sequence[Group], prior_weight: float = 0.0) -> torch.Tensor:
     """Mean over questions of −log P(an answering pair), or −log P(none) when unanswerable,
     under a softmax over the question's pairs and a "none" option of logit 0; each pair's logit
@@ -174,7 +213,12 @@ def _listwise_loss(logits: torch.Tensor, groups: Sequence[Group], prior_weight: 
 
 
 def delta_of(
-    tensors: dict[str, np.ndarray], recipe: Recipe, weights: BaseWeights, trained_on: list[str], command: str
+    tensors: dict[str, np.ndarray],
+    recipe: Recipe,
+    weights: BaseWeights,
+    trained_on: list[str],
+    command: str,
+    continued_from: Card | None = None,
 ) -> Delta:
     card = Card(
         recipe=recipe,
@@ -187,6 +231,7 @@ def delta_of(
             "the delta is shared alike",
         ],
         command=command,
+        continued_from=continued_from,
     )
     return Delta(card, tensors)
 

@@ -24,7 +24,7 @@ from app.answer.neural.scorer import CrossEncoderScorer
 from app.answer.neural.tokenizer import E5Tokenizer, PairText
 from app.answer.neural.weights import BaseWeights, default_path, read_base_weights
 from app.assistant import Assistant
-from app.errors import ReaderUnavailable
+from app.errors import InvalidInput, ReaderUnavailable
 from app.evaluation.dataset import Question
 from app.settings import Settings
 from app.tuning.reader_training import Group, question_group, train_delta
@@ -207,19 +207,56 @@ def test_the_served_form_scores_as_the_trained_one(base: BaseWeights, tokenizer:
     assert served.argsort().tolist() == trained.argsort().tolist()
 
 
+def _two_groups(tokenizer: E5Tokenizer) -> list[Group]:
+    pairs = tuple(tuple(tokenizer.pair(PairText(SENTENCES[0], "Báo cáo", s, before="", after=""))) for s in SENTENCES)
+    return [
+        Group(True, (True, False, False, False), pairs, (0.0, -1.0, -2.0, -3.0)),
+        Group(False, (False,) * 4, pairs, (0.0,) * 4),
+    ]
+
+
 @pytest.mark.parametrize("bf16", [True, False])
 def test_a_training_records_the_precision_of_its_frozen_layers(
     base: BaseWeights, tokenizer: E5Tokenizer, bf16: bool
 ) -> None:
-    pairs = tuple(tuple(tokenizer.pair(PairText(SENTENCES[0], "Báo cáo", s, before="", after=""))) for s in SENTENCES)
-    groups = [
-        Group(True, (True, False, False, False), pairs, (0.0, -1.0, -2.0, -3.0)),
-        Group(False, (False,) * 4, pairs, (0.0,) * 4),
-    ]
+    groups = _two_groups(tokenizer)
     recipe = Recipe(adapt_from=10, rank=2, alpha=4.0, questions_per_step=2)
     tensors, fitted = train_delta(groups, base, recipe, epochs=1, bf16=bf16, progress=lambda _: None)
     assert fitted.frozen_layers == ("bf16" if bf16 else "fp32") and fitted.steps == 1
     assert set(tensors) == set(CrossEncoder(Encoder.from_weights(base), 10, 2, 4.0).delta())
+
+
+def test_a_training_goes_on_from_the_delta_it_is_given(base: BaseWeights, tokenizer: E5Tokenizer) -> None:
+    """With a vanishing learning rate a continued training ends where its delta was; a first
+    training ends near its untrained adapters (B at zero)."""
+    recipe = Recipe(adapt_from=10, rank=2, alpha=4.0, questions_per_step=2, learning_rate=1e-12)
+    untrained = CrossEncoder(Encoder.from_weights(base), 10, 2, 4.0).delta()
+    rng = np.random.default_rng(5)
+    fitted = {name: rng.normal(0, 0.05, size=t.shape).astype(np.float32) for name, t in untrained.items()}
+    start = Delta(Card(recipe, base.sha256), fitted)
+    groups = _two_groups(tokenizer)
+    went_on, _ = train_delta(groups, base, recipe, epochs=1, bf16=False, start=start, progress=lambda _: None)
+    for name, values in fitted.items():
+        np.testing.assert_allclose(went_on[name], values, atol=1e-6)
+    afresh, _ = train_delta(groups, base, recipe, epochs=1, bf16=False, progress=lambda _: None)
+    b = next(name for name in fitted if "lora_b" in name)
+    assert np.abs(afresh[b]).max() < 1e-6 < np.abs(went_on[b]).max()
+
+
+def test_a_training_does_not_go_on_from_another_model(base: BaseWeights, tokenizer: E5Tokenizer) -> None:
+    recipe = Recipe(adapt_from=10, rank=2, alpha=4.0, questions_per_step=2)
+    tensors = CrossEncoder(Encoder.from_weights(base), 10, 2, 4.0).delta()
+    start = {name: t.numpy() for name, t in tensors.items()}
+    groups = _two_groups(tokenizer)
+    other_rank = Delta(Card(Recipe(adapt_from=10, rank=4, alpha=4.0), base.sha256), start)
+    with pytest.raises(InvalidInput, match="same model"):
+        train_delta(groups, base, recipe, epochs=1, bf16=False, start=other_rank, progress=lambda _: None)
+    missing = Delta(Card(recipe, base.sha256), {n: v for n, v in start.items() if not n.startswith("head.")})
+    with pytest.raises(InvalidInput, match="does not hold the tensors"):
+        train_delta(groups, base, recipe, epochs=1, bf16=False, start=missing, progress=lambda _: None)
+    other_base = Delta(Card(recipe, "0" * 64), start)
+    with pytest.raises(ReaderUnavailable, match="other base weights"):
+        train_delta(groups, base, recipe, epochs=1, bf16=False, start=other_base, progress=lambda _: None)
 
 
 def test_the_service_reads_in_the_precision_it_is_told(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from app.errors import ReaderUnavailable
 from app.evaluation.dataset import Question
 from app.settings import Settings
 from app.tuning.neural_examples import with_reader
-from app.tuning.reader_training import Group, _listwise_loss
+from app.tuning.reader_training import Group, _listwise_loss, continuation_recipe
 from app.tuning.training import Example
 
 
@@ -142,6 +142,66 @@ def test_an_ensemble_needs_two_trainings_of_one_base(tmp_path: Path) -> None:
     with pytest.raises(ReaderUnavailable, match="different base weights"):
         save_ensemble(path, [_member(13), other_base])
     assert not path.exists()
+
+
+def test_a_continued_delta_keeps_the_card_it_went_on_from(tmp_path: Path) -> None:
+    first = Card(Recipe(adapt_from=4, lexical_prior=1.0), "ab" * 32, trained_on=["x.jsonl part 1/2"], command="one")
+    then = Card(
+        Recipe(adapt_from=4, lexical_prior=1.0, learning_rate=2e-4), "ab" * 32, ["wiki.jsonl"], continued_from=first
+    )
+    path = tmp_path / "delta.npz"
+    save_delta(path, Delta(then, _member(13).tensors))
+    loaded = load_delta(path).card
+    assert loaded == then and loaded.continued_from == first
+    assert loaded.continued_from.trained_on == ["x.jsonl part 1/2"] and loaded.trained_on == ["wiki.jsonl"]
+    assert Card.from_json(first.to_json()).continued_from is None  # a first training's card
+
+
+def test_a_continued_training_is_the_model_it_goes_on_from_with_its_own_schedule() -> None:
+    start = Card(Recipe(adapt_from=4, rank=8, alpha=16.0, candidates=6, steps=2879, lexical_prior=1.0), "ab" * 32)
+    recipe = continuation_recipe(start, learning_rate=2e-4, questions_per_step=4, seed=7)
+    assert (recipe.adapt_from, recipe.rank, recipe.alpha, recipe.candidates, recipe.lexical_prior) == (
+        4,
+        8,
+        16.0,
+        6,
+        1.0,
+    )
+    assert (recipe.learning_rate, recipe.questions_per_step, recipe.seed, recipe.steps) == (2e-4, 4, 7, 0)
+
+
+@pytest.mark.parametrize(
+    "option", [["--rank", "8"], ["--adapt-from", "4"], ["--lexical-prior", "1"], ["--candidates", "5"]]
+)
+def test_train_reader_refuses_model_options_with_continue_from(tmp_path: Path, option: list[str]) -> None:
+    """They would silently be ignored: a continued training is the model of its delta's card."""
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    start, out = tmp_path / "r7.npz", tmp_path / "out.npz"
+    save_delta(start, _member(13))
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("")
+    args = ["train-reader", "--on", f"{questions}={questions}", "--continue-from", str(start), "--out", str(out)]
+    refused = CliRunner().invoke(main, [*args, *option])
+    assert refused.exit_code == 2 and "takes these from the delta's card" in refused.output
+    assert option[0] in refused.output and not out.exists()
+
+
+def test_train_reader_refuses_an_ensemble_to_continue_from(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    ensemble, out = tmp_path / "ensemble.npz", tmp_path / "out.npz"
+    save_ensemble(ensemble, [_member(13), _member(14)])
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("")
+    args = ["train-reader", "--on", f"{questions}={questions}", "--continue-from", str(ensemble), "--out", str(out)]
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 2 and "is an ensemble of 2 reader deltas, not one" in refused.output
+    assert not out.exists()
 
 
 def test_a_card_from_before_the_lexical_prior_reads_as_without_one() -> None:

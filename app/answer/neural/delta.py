@@ -56,6 +56,9 @@ class Card:
     licences: list[str] = field(default_factory=list)
     command: str = ""
     figures: dict[str, Any] = field(default_factory=dict)  # filled by the held-out evaluation
+    # The card of the delta this one was trained on from (``troly train-reader --continue-from``):
+    # what it was fitted on before ``trained_on``, and how.
+    continued_from: Card | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)
@@ -78,6 +81,7 @@ class Card:
             licences=list(raw.get("licences", [])),
             command=str(raw.get("command", "")),
             figures=dict(raw.get("figures", {})),
+            continued_from=cls.from_json(json.dumps(raw["continued_from"])) if raw.get("continued_from") else None,
         )
 
 
