@@ -175,7 +175,7 @@ def continuation_recipe(start: Card, learning_rate: float, questions_per_step: i
 
 
 def _load_start(model: CrossEncoder, start: Delta, recipe: Recipe, weights: BaseWeights) -> None:
-    import torch
+    from app.answer.neural.encoder import DeltaMismatch
 
     start.card.check_base(weights.sha256)
 
@@ -187,9 +187,10 @@ def _load_start(model: CrossEncoder, start: Delta, recipe: Recipe, weights: Base
             "a training goes on from a delta of the same model: adapted layers, adapter rank and scale, "
             "and lexical prior as its card names"
         )
-    if set(start.tensors) != set(model.delta()):
-        raise InvalidInput("the delta to go on from does not hold the tensors its recipe names")
-    model.load_state_dict({name: torch.from_numpy(v) for name, v in start.tensors.items()}, strict=False)
+    try:
+        model.load_fitted(start.tensors)
+    except DeltaMismatch as exc:
+        raise InvalidInput(f"the delta to go on from does not hold the tensors its recipe names ({exc})") from exc
 
 
 def _listwise_loss(logits: torch.Tensor, groups: Sequence[Group], prior_weight: float = 0.0) -> torch.Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import unicodedata
 from pathlib import Path
 
@@ -158,6 +159,21 @@ def test_a_delta_for_other_base_weights_is_refused(base: BaseWeights, tmp_path: 
         CrossEncoderScorer(base, load_delta(path))
 
 
+def test_a_delta_that_does_not_fit_its_recipes_model_is_refused_by_name(base: BaseWeights) -> None:
+    recipe = Recipe(adapt_from=10, rank=4, alpha=8.0)
+    tensors = {k: v.numpy().copy() for k, v in CrossEncoder(Encoder.from_weights(base), 10, 4, 8.0).delta().items()}
+    head = next(name for name in tensors if name.startswith("head."))
+    lora = next(name for name in tensors if "lora_a" in name)
+    misfits = {
+        f"missing {head}": {n: v for n, v in tensors.items() if n != head},
+        "unknown extra.weight": {**tensors, "extra.weight": np.zeros(3, np.float32)},
+        f"wrong shape {lora}": {**tensors, lora: np.zeros((2, tensors[lora].shape[1]), np.float32)},
+    }
+    for problem, misfit in misfits.items():
+        with pytest.raises(ReaderUnavailable, match=f"does not hold the tensors.*{re.escape(problem)}"):
+            CrossEncoderScorer(base, Delta(Card(recipe, base.sha256), misfit))
+
+
 def test_the_scorer_reads_with_the_lexical_prior_its_card_names(base: BaseWeights, tmp_path: Path) -> None:
     model = CrossEncoder(Encoder.from_weights(base), 10, 4, 8.0)
     tensors = {k: v.numpy().copy() for k, v in model.delta().items()}
@@ -252,7 +268,7 @@ def test_a_training_does_not_go_on_from_another_model(base: BaseWeights, tokeniz
     with pytest.raises(InvalidInput, match="same model"):
         train_delta(groups, base, recipe, epochs=1, bf16=False, start=other_rank, progress=lambda _: None)
     missing = Delta(Card(recipe, base.sha256), {n: v for n, v in start.items() if not n.startswith("head.")})
-    with pytest.raises(InvalidInput, match="does not hold the tensors"):
+    with pytest.raises(InvalidInput, match=r"does not hold the tensors.*missing head\."):
         train_delta(groups, base, recipe, epochs=1, bf16=False, start=missing, progress=lambda _: None)
     other_base = Delta(Card(recipe, "0" * 64), start)
     with pytest.raises(ReaderUnavailable, match="other base weights"):

@@ -10,6 +10,7 @@ tensors are stored (``delta.py``), about 2 MB, applied at start on top of the ba
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -18,6 +19,11 @@ from torch import nn
 from app.answer.neural.weights import BaseWeights, EncoderConfig
 
 ADAPTED = ("q", "k", "v", "ao", "fi", "fo")  # the linear maps of a layer that get adapters
+
+
+class DeltaMismatch(ValueError):
+    """A delta's tensors are not the ones a model fits: its callers say what that means to them
+    (a training refuses its input, a service has no reader)."""
 
 
 class LoRALinear(nn.Module):
@@ -218,6 +224,28 @@ class CrossEncoder(nn.Module):
     def delta(self) -> dict[str, torch.Tensor]:
         """The fitted tensors: everything trainable."""
         return {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
+
+    def load_fitted(self, tensors: Mapping[str, np.ndarray]) -> None:
+        """Set the fitted tensors from a delta that holds exactly them, each in its shape. The
+        check is ours because the load cannot be strict (the frozen base is not in a delta): a
+        delta missing a tensor would otherwise leave it untrained without a word."""
+        fitted = self.delta()
+        missing = sorted(set(fitted) - set(tensors))
+        unknown = sorted(set(tensors) - set(fitted))
+        misshapen = sorted(n for n in set(fitted) & set(tensors) if tuple(tensors[n].shape) != tuple(fitted[n].shape))
+        problems = [
+            f"{what} {_names(names)}"
+            for what, names in (("missing", missing), ("unknown", unknown), ("wrong shape", misshapen))
+            if names
+        ]
+        if problems:
+            raise DeltaMismatch("; ".join(problems))
+        self.load_state_dict({name: torch.from_numpy(v) for name, v in tensors.items()}, strict=False)
+
+
+def _names(names: list[str], shown: int = 3) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def pad_batch(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

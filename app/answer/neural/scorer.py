@@ -69,17 +69,17 @@ class CrossEncoderScorer:
 
     @staticmethod
     def _model(weights: BaseWeights, delta: Delta, bf16: bool) -> CrossEncoder:
-        import torch
-
-        from app.answer.neural.encoder import CrossEncoder, Encoder
+        from app.answer.neural.encoder import CrossEncoder, DeltaMismatch, Encoder
 
         delta.card.check_base(weights.sha256)
         r = delta.card.recipe
         model = CrossEncoder(Encoder.from_weights(weights), r.adapt_from, r.rank, r.alpha, bf16)
-        state = {name: torch.from_numpy(values) for name, values in delta.tensors.items()}
-        if set(state) != set(model.delta()):
-            raise ReaderUnavailable("the reader delta does not hold the tensors its recipe names: refit it")
-        model.load_state_dict(state, strict=False)
+        try:
+            model.load_fitted(delta.tensors)
+        except DeltaMismatch as exc:
+            raise ReaderUnavailable(
+                f"the reader delta does not hold the tensors its recipe names ({exc}): refit it"
+            ) from exc
         return model.for_serving()
 
     @classmethod
