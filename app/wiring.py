@@ -159,7 +159,14 @@ def open_neural_reader(settings: Settings, lexical: AnswerModel) -> Reader:
         threads=settings.threads or 0,
         precision=settings.reader_precision,
     )
-    return NeuralReader(lexical, combined, scorer, settings.answer_max_chars, settings.reader_shortlist)
+    return NeuralReader(
+        lexical,
+        combined,
+        scorer,
+        settings.answer_max_chars,
+        settings.reader_shortlist,
+        settings.reader_shortlist_margin,
+    )
 
 
 def open_services(settings: Settings, assistant: Assistant | None = None, metrics: Metrics | None = None) -> Services:

@@ -235,7 +235,14 @@ def _read_shortlists(
     out: dict[Path, list[Example]] = {}
     for path, examples in collected.items():
         with tqdm(total=len(examples), desc=f"reading {path.name}", unit="q", disable=None) as bar:
-            out[path] = with_reader(examples, lexical, scorer_for, settings.reader_shortlist, progress=bar.update)
+            out[path] = with_reader(
+                examples,
+                lexical,
+                scorer_for,
+                settings.reader_shortlist,
+                settings.reader_shortlist_margin,
+                progress=bar.update,
+            )
     if cross_fits:
         # A part that misses its mark (2/4 for 3/4) would leave questions to a reader trained on them: say so.
         click.echo("questions read by: " + ", ".join(f"{delta} {n}" for delta, n in read_by.items()))

@@ -7,6 +7,7 @@ is fitted on exactly those candidates, so that tuning sees what the reader will 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -23,6 +24,7 @@ def with_reader(
     lexical: AnswerModel,
     scorer_for: Callable[[Question], PairScorer],
     size: int,
+    margin: float = math.inf,
     progress: Callable[[int], None] | None = None,
 ) -> list[Example]:
     """``scorer_for``: the cross-encoder that reads a question; one trained without it when the
@@ -32,7 +34,7 @@ def with_reader(
         candidates = ex.evidence.candidates
         if candidates:
             short = read_shortlist(
-                ex.evidence.profile, ex.evidence.hits, candidates, lexical, scorer_for(ex.question), size
+                ex.evidence.profile, ex.evidence.hits, candidates, lexical, scorer_for(ex.question), size, margin
             )
             q = ex.question
             labels = tuple(q.answerable and contains_answer(c.text, q.answers) for c in short)

@@ -285,6 +285,16 @@ def test_the_service_reads_in_the_precision_it_is_told(tmp_path: Path) -> None:
     assert bf16_maps("bf16") and not bf16_maps("fp32")
 
 
+def test_the_service_reads_the_shortlist_margin_it_is_told(tmp_path: Path) -> None:
+    def margin(**settings: object) -> float:
+        reader = open_reader(Settings(data_dir=tmp_path, reader="neural", **settings), AnswerModel.load())
+        assert isinstance(reader, NeuralReader)
+        return reader._margin
+
+    assert margin(reader_shortlist_margin=4.0) == 4.0 and margin() == 2.5
+    assert margin(reader_shortlist_margin="inf") == math.inf  # the whole shortlist
+
+
 def test_without_its_delta_the_service_answers_with_the_lexical_reader(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -43,6 +43,17 @@ def test_the_shortlist_takes_the_best_lexical_candidates_each_text_once() -> Non
     assert shortlist(candidates, [0.9, 0.1, 0.8, 0.5, 0.7], 10) == [0, 4, 3, 1]
 
 
+def test_a_shortlist_margin_keeps_only_candidates_near_the_lexical_best() -> None:
+    candidates = [_candidate(t) for t in ("a", "b", "a", "c", "d")]
+    scores = [0.9, -3.0, 0.8, -1.5, 0.7]
+    assert shortlist(candidates, scores, 6, margin=0.5) == [0, 4]  # "a" again is within, but read once
+    assert shortlist(candidates, scores, 6, margin=2.3) == [0, 4]
+    assert shortlist(candidates, scores, 6, margin=2.45) == [0, 4, 3]
+    assert shortlist(candidates, scores, 2, margin=10.0) == [0, 4]  # the size still bounds it
+    assert shortlist(candidates, scores, 6, margin=0.01) == [0]  # the best one is always read
+    assert shortlist([], [], 6, margin=1.0) == []
+
+
 def test_reader_evidence_is_the_chosen_logit_and_the_log_odds_of_any_answer() -> None:
     candidates = [_candidate("a", 2.0), _candidate("b", -1.0)]
     chosen, anywhere = reader_evidence(candidates, 1)
@@ -280,6 +291,42 @@ def test_a_reader_trained_with_the_lexical_prior_reads_with_it() -> None:
     assert [c.features[-1] for c in read] == pytest.approx([0.5 + 2.0 * (scores[c.text] - top) for c in read])
     assert max(c.features[-1] for c in read) == pytest.approx(0.5)  # the favourite's logit is the model's own
     assert read_shortlist(q, hits, [], lexical, _Constant(0.5, lexical_prior=2.0), 6) == []  # nothing retrieved
+
+
+class _Recording(_Constant):
+    """A constant scorer that keeps the sentences it was asked to read."""
+
+    def __init__(self) -> None:
+        super().__init__(0.5)
+        self.read: list[str] = []
+
+    def score(self, pairs: Sequence[PairText]) -> list[float]:
+        self.read += [p.sentence for p in pairs]
+        return super().score(pairs)
+
+
+def test_with_a_margin_only_sentences_near_the_lexical_best_are_read_served_and_tuned() -> None:
+    evidence = one_passage_evidence(
+        "Tấn công mạng tháng 7/2023 là 836 cuộc. Tấn công mạng tháng 6/2023 giảm. "
+        "Doanh thu bưu chính đạt 4.900 tỷ đồng.",
+        "Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?",
+    )
+    q, hits, candidates = evidence.profile, evidence.hits, evidence.candidates
+    lexical = AnswerModel.load()
+    scores = sorted((lexical.sentence(c.features), c.text) for c in candidates)
+    (third, _), (second, near), (best, favourite) = scores
+    between = (best - second + best - third) / 2  # keeps the two best, not the third
+
+    scorer = _Recording()
+    short = read_shortlist(q, hits, candidates, lexical, scorer, 6, margin=between)
+    assert scorer.read == [favourite, near] == [c.text for c in short]
+    scorer.read.clear()
+    read_shortlist(q, hits, candidates, lexical, scorer, 6)
+    assert len(scorer.read) == 3  # no margin: the whole shortlist
+
+    example = Example(Question("q", q.text, ("836 cuộc",)), evidence, ())
+    (tuned,) = with_reader([example], lexical, lambda _: _Constant(0.5), 6, margin=between)
+    assert [c.text for c in tuned.evidence.candidates] == [favourite, near]
 
 
 def test_the_ensemble_command_writes_one_file_or_nothing(tmp_path: Path) -> None:

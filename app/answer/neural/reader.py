@@ -3,11 +3,15 @@ combination of both that ranks the sentences and judges the answer.
 
 Only the lexical ranker's best few sentences are read by the model: it costs about the same
 for every pair, and the lexical shortlist of 6 already holds an answering sentence for
-97–99% of the questions where any retrieved sentence does (docs/quality.md).
+97–99% of the questions where any retrieved sentence does (docs/quality.md). Of those, only
+the ones within a margin of the lexical favourite are read: one far behind it on word overlap
+almost never wins the combined ranking, so where the lexical ranker is sure, fewer pairs cost
+less time for the same answer (docs/performance.md).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -23,16 +27,26 @@ from app.answer.reader import DocumentPeriodsOf
 from app.domain import PassageHit
 
 DEFAULT_SHORTLIST = 6
+DEFAULT_MARGIN = 2.5  # log-odds of the lexical ranker: docs/performance.md, "Reading fewer pairs"
 NEURAL_MODEL_PATH = Path(__file__).with_name("answer_model.json")  # fitted by `troly tune --reader neural`
 _BEFORE_CHARS = 240  # the passage text before a sentence that the reader sees (it keeps ~20 tokens)
 _AFTER_CHARS = 160
 
 
-def shortlist(candidates: Sequence[Candidate], lexical_scores: Sequence[float], size: int) -> list[int]:
-    """The lexical ranker's best ``size`` candidates, each text once (passages overlap)."""
+def shortlist(
+    candidates: Sequence[Candidate], lexical_scores: Sequence[float], size: int, margin: float = math.inf
+) -> list[int]:
+    """The lexical ranker's best ``size`` candidates, each text once (passages overlap); with a
+    ``margin``, only those whose score is within it of the best one's. The model's cost is
+    linear in the pairs it reads, and a sentence far behind on word overlap rarely wins the
+    combined ranking, so the margin reads fewer pairs where the lexical ranker is sure."""
     seen: set[str] = set()
     out: list[int] = []
-    for i in sorted(range(len(candidates)), key=lambda i: -lexical_scores[i]):
+    order = sorted(range(len(candidates)), key=lambda i: -lexical_scores[i])
+    floor = lexical_scores[order[0]] - margin if order else -math.inf
+    for i in order:
+        if lexical_scores[i] < floor:
+            break
         if candidates[i].text not in seen:
             seen.add(candidates[i].text)
             out.append(i)
@@ -59,11 +73,12 @@ def read_shortlist(
     lexical: AnswerModel,
     scorer: PairScorer,
     size: int,
+    margin: float = math.inf,
 ) -> list[Candidate]:
     """The shortlisted candidates, each with the reader's logit as its last feature (its lexical
     prior added, when it was trained with one)."""
     scores = [lexical.sentence(c.features) for c in candidates]
-    keep = shortlist(candidates, scores, size)
+    keep = shortlist(candidates, scores, size, margin)
     logits = scorer.score([pair_text(question.text, hits[candidates[i].hit], candidates[i]) for i in keep])
     prior = lexical_prior(scores, keep, scorer.lexical_prior)
     return [
@@ -90,6 +105,7 @@ class NeuralReader:
         scorer: PairScorer,
         max_chars: int = 400,
         shortlist_size: int = DEFAULT_SHORTLIST,
+        shortlist_margin: float = DEFAULT_MARGIN,
     ) -> None:
         """``lexical``: the shipped lexical model, which shortlists; ``combined``: the model fitted
         on the ``NEURAL`` features, which ranks the shortlist and judges the answer."""
@@ -98,6 +114,7 @@ class NeuralReader:
         self._scorer = scorer
         self._max_chars = max_chars
         self._size = shortlist_size
+        self._margin = shortlist_margin
 
     @property
     def threshold(self) -> float:
@@ -113,5 +130,5 @@ class NeuralReader:
         candidates = sentence_candidates(question, hits, idf)
         if not candidates:
             return None
-        short = read_shortlist(question, hits, candidates, self._lexical, self._scorer, self._size)
+        short = read_shortlist(question, hits, candidates, self._lexical, self._scorer, self._size, self._margin)
         return judge(self._model, NEURAL, question, hits, short, idf, document_periods, self._max_chars)
