@@ -291,8 +291,8 @@ def test_the_service_reads_the_shortlist_margin_it_is_told(tmp_path: Path) -> No
         assert isinstance(reader, NeuralReader)
         return reader._margin
 
-    assert margin(reader_shortlist_margin=4.0) == 4.0 and margin() == 2.5
-    assert margin(reader_shortlist_margin="inf") == math.inf  # the whole shortlist
+    assert margin(reader_shortlist_margin=2.5) == 2.5
+    assert margin() == margin(reader_shortlist_margin="inf") == math.inf  # the whole shortlist
 
 
 def test_without_its_delta_the_service_answers_with_the_lexical_reader(

@@ -3,10 +3,10 @@ combination of both that ranks the sentences and judges the answer.
 
 Only the lexical ranker's best few sentences are read by the model: it costs about the same
 for every pair, and the lexical shortlist of 6 already holds an answering sentence for
-97–99% of the questions where any retrieved sentence does (docs/quality.md). Of those, only
-the ones within a margin of the lexical favourite are read: one far behind it on word overlap
-almost never wins the combined ranking, so where the lexical ranker is sure, fewer pairs cost
-less time for the same answer (docs/performance.md).
+97–99% of the questions where any retrieved sentence does (docs/quality.md). A margin can
+narrow it to the ones near the lexical favourite: one far behind it on word overlap almost
+never wins the combined ranking, so where the lexical ranker is sure, fewer pairs cost less
+time for nearly always the same answer (docs/performance.md, "Reading fewer pairs").
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from app.answer.reader import DocumentPeriodsOf
 from app.domain import PassageHit
 
 DEFAULT_SHORTLIST = 6
-DEFAULT_MARGIN = 2.5  # log-odds of the lexical ranker: docs/performance.md, "Reading fewer pairs"
 NEURAL_MODEL_PATH = Path(__file__).with_name("answer_model.json")  # fitted by `troly tune --reader neural`
 _BEFORE_CHARS = 240  # the passage text before a sentence that the reader sees (it keeps ~20 tokens)
 _AFTER_CHARS = 160
@@ -105,7 +104,7 @@ class NeuralReader:
         scorer: PairScorer,
         max_chars: int = 400,
         shortlist_size: int = DEFAULT_SHORTLIST,
-        shortlist_margin: float = DEFAULT_MARGIN,
+        shortlist_margin: float = math.inf,
     ) -> None:
         """``lexical``: the shipped lexical model, which shortlists; ``combined``: the model fitted
         on the ``NEURAL`` features, which ranks the shortlist and judges the answer."""
