@@ -196,7 +196,8 @@ def _refuse_model_options_with_continue_from() -> None:
 
 
 def _write_figures(runtime: Runtime, delta_path: Path, held_out: tuple[TrainingSet, ...]) -> None:
-    """The reader's own figures on each held-out set, over the shortlist it reads, into the card."""
+    """The reader's own figures on each held-out set, over the whole lexical shortlist (no
+    margin: they describe the delta, not a serving setting), into the card."""
     from dataclasses import replace
 
     from tqdm import tqdm

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -157,6 +158,9 @@ def tune(
             label += "; reader cross-fitted: " + ", ".join(f"{c.part} read by {c.delta.name}" for c in cross_fits)
         if threshold_sets:
             label += "; threshold chosen on " + ", ".join(s.questions.name for s in threshold_sets)
+        if reader == "neural" and math.isfinite(runtime.settings.reader_shortlist_margin):
+            # Its confidence inputs depend on the pairs read: serve it with the same margin.
+            label += f"; shortlist margin {runtime.settings.reader_shortlist_margin:g}"
         model = fit_sets(collected, rates, label, embedder, fitting, chosen_on)
     target = out or (
         runtime.settings.tuned_neural_model_path if reader == "neural" else runtime.settings.tuned_model_path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -79,6 +80,11 @@ class InProcess:
                 ),
                 "abstain_threshold": self.assistant.threshold,
                 "reader": self.assistant.reader_name,
+                "reader_shortlist": s.reader_shortlist,
+                # JSON has no infinity: the whole shortlist is written as null
+                "reader_shortlist_margin": (
+                    s.reader_shortlist_margin if math.isfinite(s.reader_shortlist_margin) else None
+                ),
             },
         }
 

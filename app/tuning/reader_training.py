@@ -190,7 +190,7 @@ def _load_start(model: CrossEncoder, start: Delta, recipe: Recipe, weights: Base
     try:
         model.load_fitted(start.tensors)
     except DeltaMismatch as exc:
-        raise InvalidInput(f"the delta to go on from does not hold the tensors its recipe names ({exc})") from exc
+        raise InvalidInput(f"the delta to go on from does not fit the model its recipe names ({exc})") from exc
 
 
 def _listwise_loss(logits: torch.Tensor, groups: Sequence[Group], prior_weight: float = 0.0) -> torch.Tensor:

@@ -225,6 +225,7 @@ def test_a_run_is_stored_with_time_corpus_embedder_settings_and_figures(
         "abstain_threshold",
     } <= set(settings)
     assert settings["retrieval"] == "hybrid"
+    assert settings["reader_shortlist"] == 6 and settings["reader_shortlist_margin"] is None  # inf: all
     assert settings["abstain_threshold"] == pytest.approx(AnswerModel.load().threshold)
     assert runs["abstain-all"].run.target["settings"]["abstain_threshold"] == 1.0
     assert runs["answer-all"].run.target["settings"]["abstain_threshold"] == 0.0

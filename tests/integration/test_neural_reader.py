@@ -170,7 +170,7 @@ def test_a_delta_that_does_not_fit_its_recipes_model_is_refused_by_name(base: Ba
         f"wrong shape {lora}": {**tensors, lora: np.zeros((2, tensors[lora].shape[1]), np.float32)},
     }
     for problem, misfit in misfits.items():
-        with pytest.raises(ReaderUnavailable, match=f"does not hold the tensors.*{re.escape(problem)}"):
+        with pytest.raises(ReaderUnavailable, match=f"does not fit the model.*{re.escape(problem)}"):
             CrossEncoderScorer(base, Delta(Card(recipe, base.sha256), misfit))
 
 
@@ -268,7 +268,7 @@ def test_a_training_does_not_go_on_from_another_model(base: BaseWeights, tokeniz
     with pytest.raises(InvalidInput, match="same model"):
         train_delta(groups, base, recipe, epochs=1, bf16=False, start=other_rank, progress=lambda _: None)
     missing = Delta(Card(recipe, base.sha256), {n: v for n, v in start.items() if not n.startswith("head.")})
-    with pytest.raises(InvalidInput, match=r"does not hold the tensors.*missing head\."):
+    with pytest.raises(InvalidInput, match=r"does not fit the model.*missing head\."):
         train_delta(groups, base, recipe, epochs=1, bf16=False, start=missing, progress=lambda _: None)
     other_base = Delta(Card(recipe, "0" * 64), start)
     with pytest.raises(ReaderUnavailable, match="other base weights"):

@@ -22,7 +22,7 @@ from app.answer.features import NEURAL, reader_evidence
 from app.answer.model import AnswerModel
 from app.answer.neural.delta import Card, Delta, Recipe, load_delta, load_deltas, save_delta, save_ensemble
 from app.answer.neural.precision import Precision, uses_bf16
-from app.answer.neural.reader import read_shortlist, shortlist
+from app.answer.neural.reader import NEURAL_MODEL_PATH, NeuralReader, read_shortlist, shortlist
 from app.answer.neural.tokenizer import PairText
 from app.cli.train_reader import TrainingSetType
 from app.errors import ReaderUnavailable
@@ -51,7 +51,10 @@ def test_a_shortlist_margin_keeps_only_candidates_near_the_lexical_best() -> Non
     assert shortlist(candidates, scores, 6, margin=2.45) == [0, 4, 3]
     assert shortlist(candidates, scores, 2, margin=10.0) == [0, 4]  # the size still bounds it
     assert shortlist(candidates, scores, 6, margin=0.01) == [0]  # the best one is always read
+    assert shortlist(candidates[:2], [1.0, 0.5], 6, margin=0.5) == [0, 1]  # on the floor is within
     assert shortlist([], [], 6, margin=1.0) == []
+    with pytest.raises(ValueError, match="0 or more"):
+        shortlist(candidates, scores, 6, margin=-1.0)  # would read nothing, not even the favourite
 
 
 def test_reader_evidence_is_the_chosen_logit_and_the_log_odds_of_any_answer() -> None:
@@ -324,6 +327,11 @@ def test_with_a_margin_only_sentences_near_the_lexical_best_are_read_served_and_
     read_shortlist(q, hits, candidates, lexical, scorer, 6)
     assert len(scorer.read) == 3  # no margin: the whole shortlist
 
+    scorer.read.clear()
+    reader = NeuralReader(lexical, AnswerModel.load(NEURAL_MODEL_PATH, NEURAL), scorer, shortlist_margin=between)
+    answer = reader.read(q, hits, evidence.idf, lambda hit: evidence.periods[hit.passage.id])
+    assert answer is not None and scorer.read == [favourite, near]  # as served
+
     example = Example(Question("q", q.text, ("836 cuộc",)), evidence, ())
     (tuned,) = with_reader([example], lexical, lambda _: _Constant(0.5), 6, margin=between)
     assert [c.text for c in tuned.evidence.candidates] == [favourite, near]
@@ -407,6 +415,27 @@ def test_tune_loads_each_delta_once_for_the_fitted_and_the_threshold_sets(
     read = _read_shortlists(runtime, {Path("threshold"): examples}, (), scorers)  # type: ignore[arg-type]
     assert opened == [delta]
     assert {c.features[-1] for c in read[Path("threshold")][0].evidence.candidates} == {1.0}
+
+
+def test_tune_reads_the_shortlist_the_service_is_told_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from app.answer.neural.scorer import CrossEncoderScorer
+    from app.cli.tune import _read_shortlists
+
+    monkeypatch.setattr(CrossEncoderScorer, "open", staticmethod(lambda path, **_: _Constant(1.0)))
+    evidence = one_passage_evidence(
+        "Tấn công mạng tháng 7/2023 là 836 cuộc. Doanh thu bưu chính đạt 4.900 tỷ đồng.",
+        "Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?",
+    )
+    examples = {Path("fitted"): [Example(Question("q0", evidence.profile.text, ("836 cuộc",)), evidence, ())]}
+
+    def read(margin: float) -> int:
+        runtime = SimpleNamespace(settings=Settings(data_dir=tmp_path, reader_shortlist_margin=margin))
+        out = _read_shortlists(runtime, examples, (), {})  # type: ignore[arg-type]
+        return len(out[Path("fitted")][0].evidence.candidates)
+
+    assert read(math.inf) == 2 and read(0.01) == 1  # the favourite alone, as the service would read
 
 
 @pytest.mark.parametrize(

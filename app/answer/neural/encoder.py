@@ -226,9 +226,12 @@ class CrossEncoder(nn.Module):
         return {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
 
     def load_fitted(self, tensors: Mapping[str, np.ndarray]) -> None:
-        """Set the fitted tensors from a delta that holds exactly them, each in its shape. The
-        check is ours because the load cannot be strict (the frozen base is not in a delta): a
-        delta missing a tensor would otherwise leave it untrained without a word."""
+        """Set the fitted tensors from a delta that holds exactly them, each in its shape; before
+        ``for_serving``, which folds the adapters away. The check is ours because the load cannot
+        be strict (the frozen base is not in a delta): a delta missing a tensor would otherwise
+        leave it untrained without a word."""
+        if self.serving:
+            raise ValueError("fitted tensors are loaded before the adapters are folded in")
         fitted = self.delta()
         missing = sorted(set(fitted) - set(tensors))
         unknown = sorted(set(tensors) - set(fitted))

@@ -39,6 +39,8 @@ def shortlist(
     ``margin``, only those whose score is within it of the best one's. The model's cost is
     linear in the pairs it reads, and a sentence far behind on word overlap rarely wins the
     combined ranking, so the margin reads fewer pairs where the lexical ranker is sure."""
+    if not margin >= 0:
+        raise ValueError(f"a shortlist margin is 0 or more (inf: the whole shortlist), not {margin}")
     seen: set[str] = set()
     out: list[int] = []
     order = sorted(range(len(candidates)), key=lambda i: -lexical_scores[i])

@@ -78,7 +78,7 @@ class CrossEncoderScorer:
             model.load_fitted(delta.tensors)
         except DeltaMismatch as exc:
             raise ReaderUnavailable(
-                f"the reader delta does not hold the tensors its recipe names ({exc}): refit it"
+                f"the reader delta does not fit the model its recipe names ({exc}): refit it"
             ) from exc
         return model.for_serving()
 
