@@ -1,5 +1,5 @@
-"""A candidate neural reader under load: the ``neural`` server setting with a reader delta and an
-answer model other than the shipped ones.
+"""A candidate neural reader under load: the ``neural`` server setting with a reader delta, an
+answer model or a shortlist margin other than the shipped ones.
 
 A delta from ``troly train-reader`` and its answer model from ``troly tune --reader neural`` are
 measured where they would run, without copying them over the shipped files: the bench starts its
@@ -52,10 +52,12 @@ def with_candidate(
     chosen: list[str],
     reader_delta: Path | None = None,
     answer_model: Path | None = None,
+    shortlist_margin: float | None = None,
 ) -> dict[str, ServerVariant]:
     """``variants`` with the neural one serving ``reader_delta`` and ``answer_model`` (either may be
-    None: the shipped file). ``chosen``: the settings the run measures, which must include it."""
-    if reader_delta is None and answer_model is None:
+    None: the shipped file) and reading the shortlist with ``shortlist_margin`` (None: the default).
+    ``chosen``: the settings the run measures, which must include it."""
+    if reader_delta is None and answer_model is None and shortlist_margin is None:
         return dict(variants)
     if NEURAL_VARIANT not in chosen:
         raise CandidateRefused(f"a candidate reader is served by the {NEURAL_VARIANT!r} setting: add it to --variants")
@@ -72,6 +74,9 @@ def with_candidate(
         _check_answer_model(answer_model)
         env["TROLY_NEURAL_ANSWER_MODEL"] = str(answer_model.resolve())
         named.append(f"answer model `{answer_model.name}` (sha256 {file_sha256(answer_model)[:12]})")
+    if shortlist_margin is not None:
+        env["TROLY_READER_SHORTLIST_MARGIN"] = repr(shortlist_margin)
+        named.append(f"shortlist margin {shortlist_margin:g}")
     candidate = dataclasses.replace(
         neural, env=env, description=f"{neural.description}, candidate {' and '.join(named)}"
     )

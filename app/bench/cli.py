@@ -180,6 +180,12 @@ def _timed_part(results: dict[str, Any], name: str, fn: Callable[[], Any], sampl
     help="The candidate's answer model (troly tune --reader neural) served by the `neural` setting instead of "
     "the shipped one.",
 )
+@click.option(
+    "--reader-shortlist-margin",
+    type=click.FloatRange(min=0.0, min_open=True),
+    help="TROLY_READER_SHORTLIST_MARGIN for the `neural` setting: read only the shortlisted sentences within "
+    "this many log-odds of the lexical favourite (the servers read no TROLY_ setting of the shell).",
+)
 def bench(
     out: Path,
     quick: bool,
@@ -202,6 +208,7 @@ def bench(
     database_url: str | None,
     reader_delta: Path | None,
     neural_answer_model: Path | None,
+    reader_shortlist_margin: float | None,
 ) -> None:
     """Measure ingestion, HTTP latency under load, index scale and a profile; never part of the tests."""
     from app.search.ann import DEFAULT_EXACT_BELOW
@@ -226,12 +233,13 @@ def bench(
         "milvus_uri": milvus_uri,
         "reader_delta": str(reader_delta) if reader_delta else None,
         "neural_answer_model": str(neural_answer_model) if neural_answer_model else None,
+        "reader_shortlist_margin": reader_shortlist_margin,
     }
     unknown = [v for v in opts["variants"] if v not in VARIANTS]
     if unknown:
         raise click.UsageError(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
     try:
-        served = with_candidate(VARIANTS, opts["variants"], reader_delta, neural_answer_model)
+        served = with_candidate(VARIANTS, opts["variants"], reader_delta, neural_answer_model, reader_shortlist_margin)
     except CandidateRefused as exc:
         raise click.UsageError(str(exc)) from exc
     if any(p not in PARTS for p in opts["parts"]):

@@ -56,6 +56,16 @@ def test_one_candidate_file_leaves_the_other_shipped(candidate: tuple[Path, Path
     assert with_candidate(VARIANTS, ["neural"]) == VARIANTS
 
 
+def test_a_shortlist_margin_is_served_by_the_neural_setting_alone() -> None:
+    served = with_candidate(VARIANTS, ["lexical", "neural"], shortlist_margin=2.5)
+    assert clean_env(served["neural"].env)["TROLY_READER_SHORTLIST_MARGIN"] == "2.5"
+    assert "TROLY_READER_DELTA" not in served["neural"].env  # the shipped delta, read with the margin
+    assert "shortlist margin 2.5" in served["neural"].description
+    assert served["lexical"] == VARIANTS["lexical"]
+    with pytest.raises(CandidateRefused, match="add it to --variants"):
+        with_candidate(VARIANTS, ["lexical"], shortlist_margin=2.5)
+
+
 def test_relative_paths_are_served_absolute(
     candidate: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
