@@ -13,13 +13,18 @@ tensors fit its recipe is only known once the encoder is built: the server check
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
+
+import click
 
 from app.bench.load import ServerVariant
 from app.errors import ReaderUnavailable
 
 NEURAL_VARIANT = "neural"
+
+Command = TypeVar("Command", bound=Callable[..., Any])
 
 
 class CandidateRefused(ValueError):
@@ -81,3 +86,30 @@ def with_candidate(
         neural, env=env, description=f"{neural.description}, candidate {' and '.join(named)}"
     )
     return {**variants, NEURAL_VARIANT: candidate}
+
+
+def candidate_options(command: Command) -> Command:
+    """``troly bench``'s options naming a candidate: files and settings ``with_candidate`` serves."""
+    options = [
+        click.option(
+            "--reader-delta",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="A candidate reader delta (troly train-reader) served by the `neural` setting, which --variants must "
+            "name, instead of the shipped delta.",
+        ),
+        click.option(
+            "--neural-answer-model",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="The candidate's answer model (troly tune --reader neural) served by the `neural` setting instead of "
+            "the shipped one.",
+        ),
+        click.option(
+            "--reader-shortlist-margin",
+            type=click.FloatRange(min=0.0, min_open=True),
+            help="TROLY_READER_SHORTLIST_MARGIN for the `neural` setting: read only the shortlisted sentences within "
+            "this many log-odds of the lexical favourite (the servers read no TROLY_ setting of the shell).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command

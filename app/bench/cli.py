@@ -32,7 +32,7 @@ from typing import Any
 import click
 
 from app.bench.backends import BACKENDS, EMBEDDED_ONLY, BenchBackends, MilvusTarget, parse_backends
-from app.bench.candidate import CandidateRefused, with_candidate
+from app.bench.candidate import CandidateRefused, candidate_options, with_candidate
 from app.bench.common import ROOT, log, subprocess_json
 from app.bench.load import ServerVariant
 
@@ -168,24 +168,7 @@ def _timed_part(results: dict[str, Any], name: str, fn: Callable[[], Any], sampl
     "size that the bench creates and drops; the password is best left to PGPASSWORD or ~/.pgpass. "
     "Default: each unit's data directory's SQLite.",
 )
-@click.option(
-    "--reader-delta",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A candidate reader delta (troly train-reader) served by the `neural` setting, which --variants must "
-    "name, instead of the shipped delta.",
-)
-@click.option(
-    "--neural-answer-model",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The candidate's answer model (troly tune --reader neural) served by the `neural` setting instead of "
-    "the shipped one.",
-)
-@click.option(
-    "--reader-shortlist-margin",
-    type=click.FloatRange(min=0.0, min_open=True),
-    help="TROLY_READER_SHORTLIST_MARGIN for the `neural` setting: read only the shortlisted sentences within "
-    "this many log-odds of the lexical favourite (the servers read no TROLY_ setting of the shell).",
-)
+@candidate_options
 def bench(
     out: Path,
     quick: bool,
