@@ -17,7 +17,7 @@ import torch
 from one_passage import one_passage_evidence
 from pydantic import ValidationError
 
-from app.answer.evidence import Candidate
+from app.answer.evidence import Candidate, Evidence
 from app.answer.features import NEURAL, reader_evidence
 from app.answer.model import AnswerModel
 from app.answer.neural.delta import Card, Delta, Recipe, load_delta, load_deltas, save_delta, save_ensemble
@@ -276,12 +276,17 @@ def test_each_tuning_question_is_read_by_the_scorer_chosen_for_it() -> None:
         assert ex.labels == tuple("836 cuộc" in c.text for c in ex.evidence.candidates)
 
 
-def test_a_reader_trained_with_the_lexical_prior_reads_with_it() -> None:
-    evidence = one_passage_evidence(
+def _three_sentences() -> Evidence:
+    """The answer, a sentence on the same topic and one off it: three lexical scores apart."""
+    return one_passage_evidence(
         "Tấn công mạng tháng 7/2023 là 836 cuộc. Tấn công mạng tháng 6/2023 giảm. "
         "Doanh thu bưu chính đạt 4.900 tỷ đồng.",
         "Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?",
     )
+
+
+def test_a_reader_trained_with_the_lexical_prior_reads_with_it() -> None:
+    evidence = _three_sentences()
     q, hits, candidates = evidence.profile, evidence.hits, evidence.candidates
     lexical = AnswerModel.load()  # the shipped lexical ranker: its scores differ between these sentences
     scores = {c.text: lexical.sentence(c.features) for c in candidates}
@@ -309,11 +314,7 @@ class _Recording(_Constant):
 
 
 def test_with_a_margin_only_sentences_near_the_lexical_best_are_read_served_and_tuned() -> None:
-    evidence = one_passage_evidence(
-        "Tấn công mạng tháng 7/2023 là 836 cuộc. Tấn công mạng tháng 6/2023 giảm. "
-        "Doanh thu bưu chính đạt 4.900 tỷ đồng.",
-        "Tấn công mạng tháng 7/2023 là bao nhiêu cuộc?",
-    )
+    evidence = _three_sentences()
     q, hits, candidates = evidence.profile, evidence.hits, evidence.candidates
     lexical = AnswerModel.load()
     scores = sorted((lexical.sentence(c.features), c.text) for c in candidates)
