@@ -1,4 +1,4 @@
-"""``troly eval``: run an evaluation, write the report, read a stored run's trade-off."""
+"""``troly eval``: run an evaluation, write the report, read a stored run's trade-off, compare two runs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from app.cli.runtime import Runtime, fail_cleanly, pass_runtime
 
 if TYPE_CHECKING:
+    from app.evaluation.comparison import Comparison, Difference
     from app.evaluation.history import Run
     from app.evaluation.outcomes import Summary
     from app.evaluation.targets import Target
@@ -29,7 +30,7 @@ class _DefaultGroup(click.Group):
 
 @click.group("eval", cls=_DefaultGroup)
 def eval_group() -> None:
-    """Score answer coverage: `troly eval QUESTIONS [options]`, `troly eval report`, `troly eval trade-off`."""
+    """Score answer coverage: `troly eval QUESTIONS [options]`, then `report`, `trade-off`, `compare`."""
 
 
 @eval_group.command("run")
@@ -122,6 +123,13 @@ def _print_summary(summary: Summary, target: float, run_id: int) -> None:
     click.echo(f"\nreaders: {readers_text(summary.readers)}")
 
 
+def _run(runs: list[Run], run_id: int) -> Run:
+    chosen = next((r for r in runs if r.id == run_id), None)
+    if chosen is None:
+        raise click.ClickException(f"no run {run_id}: the stored runs are {runs[0].id} to {runs[-1].id}")
+    return chosen
+
+
 def _stored_runs(runtime: Runtime) -> list[Run]:
     from app.evaluation.history import EvalHistory
     from app.wiring import open_database
@@ -159,9 +167,7 @@ def eval_trade_off(runtime: Runtime, run_id: int | None, thresholds: tuple[float
     from app.evaluation.outcomes import trade_off
 
     runs = _stored_runs(runtime)
-    chosen = runs[-1] if run_id is None else next((r for r in runs if r.id == run_id), None)
-    if chosen is None:
-        raise click.ClickException(f"no run {run_id}: the stored runs are {runs[0].id} to {runs[-1].id}")
+    chosen = runs[-1] if run_id is None else _run(runs, run_id)
     own = chosen.threshold
     at = sorted(set(thresholds) if thresholds else {i / 10 for i in range(10)} | ({own} if own is not None else set()))
     click.echo(f"run {chosen.id}: {chosen.questions}" + (f", part {p}" if (p := chosen.target.get("part")) else ""))
@@ -169,3 +175,56 @@ def eval_trade_off(runtime: Runtime, run_id: int | None, thresholds: tuple[float
     for point in trade_off(chosen.outcome_records(), at):
         mark = "  (the run's)" if own is not None and point.threshold == own else ""
         click.echo(f"{point.threshold:9.3f}  {point.answer_rate:11.1%}  {point.false_answer_rate:17.1%}{mark}")
+
+
+@eval_group.command("compare")
+@click.argument("base_id", metavar="BASE", type=int)
+@click.argument("other_id", metavar="OTHER", type=int)
+@click.option("--list", "list_changed", is_flag=True, help="List every question whose outcome changed.")
+@pass_runtime
+def eval_compare(runtime: Runtime, base_id: int, other_id: int, list_changed: bool) -> None:
+    """Compare two stored runs over the same questions, question by question.
+
+    Which questions changed outcome, and the change in correct and in false answers with a 95%
+    interval (paired bootstrap over the questions) and an exact sign test over the questions
+    that changed: whether OTHER beats BASE by more than chance.
+    """
+    from app.evaluation.comparison import compare
+
+    runs = _stored_runs(runtime)
+    base, other = _run(runs, base_id), _run(runs, other_id)
+    with fail_cleanly():
+        comparison = compare(base.outcome_records(), other.outcome_records())
+    for role, run in (("base ", base), ("other", other)):
+        part = f", part {p}" if (p := run.target.get("part")) else ""
+        reader = run.target.get("settings", {}).get("reader")
+        click.echo(f"{role} run {run.id}: {run.questions}{part}" + (f" (reader {reader})" if reader else ""))
+    _print_comparison(comparison, list_changed)
+
+
+def _print_comparison(c: Comparison, list_changed: bool) -> None:
+    apart = [f"{n} in run {role} only" for n, role in ((c.only_base, "BASE"), (c.only_other, "OTHER")) if n]
+    click.echo(f"{c.shared} questions in both" + (f" ({', '.join(apart)}: left out)" if apart else ""))
+    click.echo(f"\n{'':16}{'base':>6}{'other':>7}{'change':>8}   95% interval of the rate change   sign test")
+    for name, d in (("correct answers", c.correct), ("false answers", c.false_answers)):
+        click.echo(_difference_row(name, d))
+    verdict = "yes" if c.other_beats_base else "no"
+    beyond = all(d.rate_interval.excludes_zero for d in (c.correct, c.false_answers))
+    click.echo(
+        f"\nOTHER answers more and falsely answers fewer: {verdict}"
+        + (("; beyond chance on both" if beyond else "; not beyond chance on both") if c.other_beats_base else "")
+    )
+    click.echo(f"\n{len(c.changed)} questions changed outcome")
+    for before, after, n in c.moves():
+        click.echo(f"  {before.value:>18} -> {after.value:<18}{n:5d}")
+    if list_changed:
+        click.echo("")
+        for ch in c.changed:
+            click.echo(f"{ch.question.id}\t{ch.base.value} -> {ch.other.value}\t{ch.question.question}")
+
+
+def _difference_row(name: str, d: Difference) -> str:
+    low, high = d.rate_interval.low, d.rate_interval.high
+    interval = f"{low * 100:+.1f} to {high * 100:+.1f} pp of {d.out_of}"
+    tested = f"p = {d.p_value:.2f} ({d.gained} gained, {d.lost} lost)"
+    return f"{name:<16}{d.base:6d}{d.other:7d}{d.change:+8d}   {interval:<32}  {tested}"

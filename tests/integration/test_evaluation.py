@@ -368,6 +368,58 @@ def test_trade_off_of_an_unknown_run_fails_cleanly(runs: dict[str, Evaluated], w
     assert "no run 999" in result.output and "Traceback" not in result.output
 
 
+def _compared(result: Result) -> dict[str, tuple[int, int, int, int, int]]:
+    """count name -> (base, other, change, gained, lost), as ``troly eval compare`` printed them."""
+    rows = re.findall(
+        r"^(correct answers|false answers)\s+(\d+)\s+(\d+)\s+([+-]\d+) .* \((\d+) gained, (\d+) lost\)$",
+        result.stdout,
+        re.M,
+    )
+    return {name: (int(b), int(o), int(c), int(g), int(lo)) for name, b, o, c, g, lo in rows}
+
+
+def test_compare_pairs_two_runs_question_by_question(runs: dict[str, Evaluated], workspace: Workspace) -> None:
+    # Abstaining on everything against answering everything: every question that the second run
+    # answers moved, and the counts are the two runs' own.
+    abstained, answered = runs["abstain-all"].run, runs["answer-all"].run
+    result = workspace.troly(workspace.data, "eval", "compare", str(abstained.id), str(answered.id), "--list")
+    assert result.exit_code == 0, result.output
+    outcomes = answered.summary["outcomes"]
+    correct, false = outcomes["correct answer"], outcomes["false answer"]
+    assert _compared(result) == {
+        "correct answers": (0, correct, correct, correct, 0),
+        "false answers": (0, false, false, false, 0),
+    }
+    assert f"{len(QUESTIONS)} questions in both\n" in result.stdout
+    assert "OTHER answers more and falsely answers fewer: no" in result.stdout
+    moved = {
+        r["id"]: r["outcome"]
+        for r in answered.records
+        if r["outcome"] not in ("false abstention", "correct abstention")
+    }
+    assert f"{len(moved)} questions changed outcome" in result.stdout
+    for qid, outcome in moved.items():
+        before = "false abstention" if outcome in ("correct answer", "wrong answer") else "correct abstention"
+        assert re.search(rf"^{qid}\t{before} -> {outcome}\t", result.stdout, re.M), (qid, result.stdout)
+
+
+def test_compare_leaves_out_the_questions_of_one_run_only(runs: dict[str, Evaluated], workspace: Workspace) -> None:
+    whole, part = runs["default"].run, runs["jsonl-part"].run
+    result = workspace.troly(workspace.data, "eval", "compare", str(whole.id), str(part.id))
+    assert result.exit_code == 0, result.output
+    assert f"{len(PART_1_OF_2)} questions in both ({len(QUESTIONS) - len(PART_1_OF_2)} in run BASE only: left out)" in (
+        result.stdout
+    )
+
+
+def test_compare_with_an_unknown_run_fails_cleanly(runs: dict[str, Evaluated], workspace: Workspace) -> None:
+    result = workspace.troly(
+        workspace.data, "eval", "compare", str(runs["default"].run.id), "999", catch_exceptions=True
+    )
+    assert result.exit_code == 1
+    assert "no run 999" in result.output and "Traceback" not in result.output
+
+
 def test_report_without_runs_fails_cleanly(workspace: Workspace) -> None:
     empty, out = workspace.root / "empty", workspace.root / "empty-report"
     result = workspace.troly(empty, "eval", "report", "--out", str(out), catch_exceptions=True)
