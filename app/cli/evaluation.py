@@ -205,15 +205,22 @@ def eval_compare(runtime: Runtime, base_id: int, other_id: int, list_changed: bo
 def _print_comparison(c: Comparison, list_changed: bool) -> None:
     apart = [f"{n} in run {role} only" for n, role in ((c.only_base, "BASE"), (c.only_other, "OTHER")) if n]
     click.echo(f"{c.shared} questions in both" + (f" ({', '.join(apart)}: left out)" if apart else ""))
-    click.echo(f"\n{'':16}{'base':>6}{'other':>7}{'change':>8}   95% interval of the rate change   sign test")
+    click.echo(
+        f"\n{'':16}{'base':>6}{'other':>7}{'change':>8}   {'95% range of the change':<30}  questions that changed"
+    )
     for name, d in (("correct answers", c.correct), ("false answers", c.false_answers)):
         click.echo(_difference_row(name, d))
-    verdict = "yes" if c.other_beats_base else "no"
-    beyond = all(d.rate_interval.excludes_zero for d in (c.correct, c.false_answers))
     click.echo(
-        f"\nOTHER answers more and falsely answers fewer: {verdict}"
-        + (("; beyond chance on both" if beyond else "; not beyond chance on both") if c.other_beats_base else "")
+        "  (points: percent of the answerable questions for correct answers, of the unanswerable ones\n"
+        "  for false answers; p: the chance of a split at least this lopsided if neither run were better)"
     )
+    if not c.other_beats_base:
+        verdict = "no"
+    elif c.beats_beyond_chance:
+        verdict = "yes, and neither change is likely to be chance (p < 0.05 for both)"
+    else:
+        verdict = "yes, but at least one of the two changes could be chance (p >= 0.05)"
+    click.echo(f"\nMore correct answers and fewer false answers in OTHER: {verdict}")
     click.echo(f"\n{len(c.changed)} questions changed outcome")
     for before, after, n in c.moves():
         click.echo(f"  {before.value:>18} -> {after.value:<18}{n:5d}")
@@ -225,6 +232,6 @@ def _print_comparison(c: Comparison, list_changed: bool) -> None:
 
 def _difference_row(name: str, d: Difference) -> str:
     low, high = d.rate_interval.low, d.rate_interval.high
-    interval = f"{low * 100:+.1f} to {high * 100:+.1f} pp of {d.out_of}"
-    tested = f"p = {d.p_value:.2f} ({d.gained} gained, {d.lost} lost)"
-    return f"{name:<16}{d.base:6d}{d.other:7d}{d.change:+8d}   {interval:<32}  {tested}"
+    interval = f"{low * 100:+.1f} to {high * 100:+.1f} points of {d.out_of}"
+    p = "p < 0.01" if d.p_value < 0.005 else f"p = {d.p_value:.2f}"
+    return f"{name:<16}{d.base:6d}{d.other:7d}{d.change:+8d}   {interval:<30}  {d.gained} gained, {d.lost} lost, {p}"

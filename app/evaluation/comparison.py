@@ -1,15 +1,14 @@
 """Two runs over the same questions, compared question by question.
 
 Two readers' totals can differ by one question on a set of a hundred, and a bar such as
-"answers more and falsely answers fewer" is then decided by which way a few questions fell.
-Pairing the runs says which questions changed, and resampling the questions says how large a
-difference of that kind still could be chance: the interval an evaluator needs before trusting
-that one run beats the other.
+"more correct answers and fewer false answers" is then decided by which way a few questions fell.
+Pairing the runs says which questions changed. Only those carry evidence of which run is better,
+so whether a change could be chance is an exact sign test over them; a bootstrap interval over all
+the questions says how large the change could be.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,16 +21,13 @@ from app.evaluation.outcomes import Outcome, Record
 
 RESAMPLES = 10_000
 LEVEL = 0.95
+SIGNIFICANCE = 0.05  # a change "beyond chance": its sign test's p below this
 
 
 @dataclass(frozen=True)
 class Interval:
     low: float
     high: float
-
-    @property
-    def excludes_zero(self) -> bool:
-        return self.low > 0 or self.high < 0
 
 
 @dataclass(frozen=True)
@@ -50,6 +46,10 @@ class Difference:
     @property
     def change(self) -> int:
         return self.other - self.base
+
+    @property
+    def beyond_chance(self) -> bool:
+        return self.p_value < SIGNIFICANCE
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,19 @@ class Comparison:
         """More correct answers and fewer false answers at once (what issue 13's bar asks)."""
         return self.correct.change > 0 and self.false_answers.change < 0
 
+    @property
+    def beats_beyond_chance(self) -> bool:
+        """Beats it, and neither change could be chance. Both tests must pass, so no correction
+        for testing twice is needed."""
+        return self.other_beats_base and self.correct.beyond_chance and self.false_answers.beyond_chance
+
 
 def compare(base: Sequence[Record], other: Sequence[Record], resamples: int = RESAMPLES, seed: int = 0) -> Comparison:
     """Pair ``base`` and ``other`` by question id. Questions in one run only are counted apart and
     left out; a question asked in both with other expected answers means the set changed between
     the runs, and comparing them would count different things: refused."""
+    for run in (base, other):
+        _refuse_duplicates(run)
     by_id = {r.question.id: r for r in other}
     pairs = [(r, by_id[r.question.id]) for r in base if r.question.id in by_id]
     if not pairs:
@@ -108,33 +116,45 @@ def compare(base: Sequence[Record], other: Sequence[Record], resamples: int = RE
     )
 
 
+def _refuse_duplicates(run: Sequence[Record]) -> None:
+    counts = Counter(r.question.id for r in run)
+    twice = [qid for qid, n in counts.items() if n > 1]
+    if twice:
+        raise InvalidInput(f"a run asks question {twice[0]!r} {counts[twice[0]]} times: ids must be unique")
+
+
 def _difference(
     outcome: Outcome, pairs: Sequence[tuple[Record, Record]], rng: np.random.Generator, resamples: int
 ) -> Difference:
-    base = np.array([a.outcome is outcome for a, _ in pairs], dtype=np.int8)
-    other = np.array([b.outcome is outcome for _, b in pairs], dtype=np.int8)
-    delta = other - base
-    gained, lost = int((delta > 0).sum()), int((delta < 0).sum())
+    base = sum(1 for a, _ in pairs if a.outcome is outcome)
+    gained = sum(1 for a, b in pairs if a.outcome is not outcome and b.outcome is outcome)
+    lost = sum(1 for a, b in pairs if a.outcome is outcome and b.outcome is not outcome)
     return Difference(
         outcome=outcome,
         out_of=len(pairs),
-        base=int(base.sum()),
-        other=int(other.sum()),
+        base=base,
+        other=base + gained - lost,
         gained=gained,
         lost=lost,
-        rate_interval=paired_bootstrap(delta, rng, resamples),
+        rate_interval=paired_bootstrap(gained, lost, len(pairs), rng, resamples),
         p_value=sign_test(gained, lost),
     )
 
 
-def paired_bootstrap(delta: np.ndarray, rng: np.random.Generator, resamples: int = RESAMPLES) -> Interval:
-    """Percentile interval of the mean of ``delta`` (per question: other − base, in −1, 0, 1) over
-    ``resamples`` draws of the questions with replacement; (0, 0) with no question."""
-    if delta.size == 0:
+def paired_bootstrap(
+    gained: int, lost: int, questions: int, rng: np.random.Generator, resamples: int = RESAMPLES
+) -> Interval:
+    """Percentile interval of the change in a rate, (gained − lost) / questions, over ``resamples``
+    draws of the questions with replacement; (0, 0) with no question. Each question's change is
+    +1, −1 or 0, so a draw is one multinomial count of the three: the same distribution as drawing
+    question indices, in memory that does not grow with the set."""
+    if questions == 0:
         return Interval(0.0, 0.0)
-    means = delta[rng.integers(0, delta.size, size=(resamples, delta.size))].mean(axis=1)
+    # numpy takes the last probability as whatever the others leave
+    counts = rng.multinomial(questions, [gained / questions, lost / questions, 0.0], size=resamples)
+    changes = (counts[:, 0] - counts[:, 1]) / questions
     tail = (1 - LEVEL) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
+    low, high = np.percentile(changes, [tail, 100 - tail])
     return Interval(float(low), float(high))
 
 
@@ -142,7 +162,8 @@ def sign_test(gained: int, lost: int) -> float:
     """Exact two-sided p-value of ``gained`` against ``lost`` under "either way is equally likely"
     (McNemar's exact test): the questions that did not change carry no evidence either way."""
     n = gained + lost
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, k) for k in range(min(gained, lost) + 1)) / (1 << n)
-    return min(1.0, 2 * tail)
+    term = tail = 1  # C(n, 0); each next binomial coefficient from the last, in exact integers
+    for k in range(1, min(gained, lost) + 1):
+        term = term * (n - k + 1) // k
+        tail += term
+    return min(1.0, 2 * tail / (1 << n))

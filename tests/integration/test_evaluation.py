@@ -24,7 +24,9 @@ from click.testing import Result
 from troly_testkit import assert_error, bearer, create_unit, data_dir_database
 
 from app.answer.model import AnswerModel
+from app.evaluation.dataset import Question
 from app.evaluation.history import EvalHistory, Run
+from app.evaluation.outcomes import Record, summarise
 
 ADMIN = bearer("test-admin-key")
 UNIT = "so-tttt-thu"
@@ -371,7 +373,7 @@ def test_trade_off_of_an_unknown_run_fails_cleanly(runs: dict[str, Evaluated], w
 def _compared(result: Result) -> dict[str, tuple[int, int, int, int, int]]:
     """count name -> (base, other, change, gained, lost), as ``troly eval compare`` printed them."""
     rows = re.findall(
-        r"^(correct answers|false answers)\s+(\d+)\s+(\d+)\s+([+-]\d+) .* \((\d+) gained, (\d+) lost\)$",
+        r"^(correct answers|false answers)\s+(\d+)\s+(\d+)\s+([+-]\d+) .*  (\d+) gained, (\d+) lost, p [=<] [\d.]+$",
         result.stdout,
         re.M,
     )
@@ -391,7 +393,7 @@ def test_compare_pairs_two_runs_question_by_question(runs: dict[str, Evaluated],
         "false answers": (0, false, false, false, 0),
     }
     assert f"{len(QUESTIONS)} questions in both\n" in result.stdout
-    assert "OTHER answers more and falsely answers fewer: no" in result.stdout
+    assert "More correct answers and fewer false answers in OTHER: no" in result.stdout
     moved = {
         r["id"]: r["outcome"]
         for r in answered.records
@@ -418,6 +420,41 @@ def test_compare_with_an_unknown_run_fails_cleanly(runs: dict[str, Evaluated], w
     )
     assert result.exit_code == 1
     assert "no run 999" in result.output and "Traceback" not in result.output
+
+
+def _stored(data: Path, answers: dict[str, str | None], expected: dict[str, list[str]]) -> int:
+    """A run stored as ``troly eval`` stores one: question id -> the answer given."""
+    records = [Record(Question(i, f"câu {i}?", tuple(expected[i])), a, 0.5, (), 1.0) for i, a in answers.items()]
+    return EvalHistory(data_dir_database(data)).add("made.jsonl", None, None, {}, summarise(records), records).id
+
+
+def test_compare_says_when_a_run_beats_another_beyond_chance(workspace: Workspace) -> None:
+    data = workspace.root / "compare-made"
+    expected = {f"a{i}": ["1.024"] for i in range(8)} | {f"u{i}": [] for i in range(8)}
+    before = _stored(data, {i: None if i.startswith("a") else "có" for i in expected}, expected)
+    after = _stored(data, {i: "1.024" if i.startswith("a") else None for i in expected}, expected)
+    better = workspace.troly(data, "eval", "compare", str(before), str(after))
+    assert better.exit_code == 0, better.output
+    assert _compared(better) == {"correct answers": (0, 8, 8, 8, 0), "false answers": (8, 0, -8, 0, 8)}
+    assert "in OTHER: yes, and neither change is likely to be chance" in better.stdout
+    # half as many turned: still better, and 4 of 4 each way could be chance
+    half = _stored(
+        data,
+        {f"a{i}": "1.024" if i < 4 else None for i in range(8)} | {f"u{i}": None if i < 4 else "có" for i in range(8)},
+        expected,
+    )
+    closer = workspace.troly(data, "eval", "compare", str(before), str(half))
+    assert _compared(closer) == {"correct answers": (0, 4, 4, 4, 0), "false answers": (8, 4, -4, 0, 4)}
+    assert "in OTHER: yes, but at least one of the two changes could be chance" in closer.stdout
+
+
+def test_compare_refuses_runs_without_a_common_question_cleanly(workspace: Workspace) -> None:
+    data = workspace.root / "compare-apart"
+    one = _stored(data, {"x": None}, {"x": ["1"]})
+    other = _stored(data, {"y": None}, {"y": ["1"]})
+    result = workspace.troly(data, "eval", "compare", str(one), str(other), catch_exceptions=True)
+    assert result.exit_code == 2
+    assert "share no question" in result.output and "Traceback" not in result.output
 
 
 def test_report_without_runs_fails_cleanly(workspace: Workspace) -> None:

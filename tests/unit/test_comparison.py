@@ -68,10 +68,38 @@ def test_the_most_frequent_move_comes_first() -> None:
 
 
 def test_beating_needs_more_correct_and_fewer_false_answers_at_once() -> None:
-    base = [_answerable("a", None), _unanswerable("e", None)]
-    more_of_both = [_answerable("a", "1.024"), _unanswerable("e", "có")]
-    assert not compare(base, more_of_both).other_beats_base
+    base = [_answerable("a", None), _unanswerable("e", "có")]
+    both = [_answerable("a", "1.024"), _unanswerable("e", None)]
+    assert compare(base, both).other_beats_base
+    more_correct_only = [_answerable("a", "1.024"), _unanswerable("e", "có")]
+    fewer_false_only = [_answerable("a", None), _unanswerable("e", None)]
+    assert not compare(base, more_correct_only).other_beats_base
+    assert not compare(base, fewer_false_only).other_beats_base
     assert not compare(base, base).other_beats_base
+
+
+def _turned(correct: int, false_answers: int, unchanged: int = 20) -> tuple[list[Record], list[Record]]:
+    """Two runs: ``correct`` questions turned from abstained to correct, ``false_answers`` turned
+    from answered to abstained, and ``unchanged`` of each kind left as they were."""
+    base = [_answerable(f"c{i}", None) for i in range(correct)] + [
+        _unanswerable(f"f{i}", "có") for i in range(false_answers)
+    ]
+    other = [_answerable(f"c{i}", "1.024") for i in range(correct)] + [
+        _unanswerable(f"f{i}", None) for i in range(false_answers)
+    ]
+    same = [_answerable(f"s{i}", "1.024") for i in range(unchanged)] + [
+        _unanswerable(f"u{i}", None) for i in range(unchanged)
+    ]
+    return base + same, other + same
+
+
+def test_beating_beyond_chance_needs_both_sign_tests() -> None:
+    assert compare(*_turned(6, 6)).beats_beyond_chance  # p = 2/64 each
+    assert not compare(*_turned(6, 5)).beats_beyond_chance  # 5 of 5: p = 2/32, could be chance
+    assert not compare(*_turned(5, 6)).beats_beyond_chance
+    # four of four either way: an interval from resampling leaves out 0, the exact test does not
+    few = compare(*_turned(4, 4))
+    assert few.correct.rate_interval.low > 0 and not few.beats_beyond_chance
 
 
 def test_questions_in_one_run_only_are_counted_apart_and_left_out() -> None:
@@ -85,6 +113,11 @@ def test_questions_in_one_run_only_are_counted_apart_and_left_out() -> None:
 def test_runs_with_no_question_in_common_are_refused() -> None:
     with pytest.raises(InvalidInput, match="share no question"):
         compare([_answerable("a", None)], [_answerable("b", None)])
+
+
+def test_a_run_asking_a_question_twice_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="'a' 2 times"):
+        compare([_answerable("a", None), _answerable("a", None)], [_answerable("a", None)])
 
 
 def test_a_question_whose_expected_answers_changed_is_refused() -> None:
@@ -107,21 +140,42 @@ def test_the_sign_test_is_mcnemars_exact_test(gained: int, lost: int, expected: 
     assert sign_test(gained, lost) == pytest.approx(expected)
 
 
+def test_the_sign_test_stays_exact_beyond_floats_range() -> None:
+    # 2**1300 is past a float: the sum is over exact integers, against an independent log-space sum
+    gained, lost = 700, 600
+    n = gained + lost
+    log_terms = [
+        math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) - n * math.log(2) for k in range(lost + 1)
+    ]
+    top = max(log_terms)
+    expected = 2 * math.exp(top + math.log(sum(math.exp(t - top) for t in log_terms)))
+    assert sign_test(gained, lost) == pytest.approx(expected, rel=1e-9)
+    assert sign_test(lost, gained) == sign_test(gained, lost)
+    assert sign_test(650, 650) == 1.0
+
+
 def test_the_interval_holds_the_observed_change_and_narrows_with_more_questions() -> None:
     rng = np.random.default_rng(0)
-    small = np.array([1] * 3 + [-1] * 1 + [0] * 16, dtype=np.int8)
-    large = np.tile(small, 20)
-    a, b = paired_bootstrap(small, rng), paired_bootstrap(large, rng)
-    assert a.low < small.mean() < a.high and b.low < large.mean() < b.high
-    assert not a.excludes_zero  # 3 gained, 1 lost of 20: could be chance
-    assert b.excludes_zero  # the same share over 400 questions: not chance
+    a = paired_bootstrap(3, 1, 20, rng)  # 3 gained, 1 lost of 20: +0.1
+    b = paired_bootstrap(60, 20, 400, rng)  # the same shares over 400 questions
+    assert a.low < 0.1 < a.high and b.low < 0.1 < b.high
+    assert a.low < 0 < b.low
     assert (b.high - b.low) < (a.high - a.low) / 3
 
 
+def test_the_interval_is_the_one_resampling_question_by_question_gives() -> None:
+    # the multinomial shortcut against drawing question indices, on one set of 30 questions
+    delta = np.array([1] * 7 + [-1] * 3 + [0] * 20)
+    draws = np.random.default_rng(1).integers(0, delta.size, size=(20_000, delta.size))
+    low, high = np.percentile(delta[draws].mean(axis=1), [2.5, 97.5])
+    interval = paired_bootstrap(7, 3, 30, np.random.default_rng(2), resamples=20_000)
+    assert interval.low == pytest.approx(low, abs=0.034) and interval.high == pytest.approx(high, abs=0.034)
+
+
 def test_the_interval_of_no_change_is_zero() -> None:
-    interval = paired_bootstrap(np.zeros(50, dtype=np.int8), np.random.default_rng(0))
-    assert (interval.low, interval.high) == (0.0, 0.0) and not interval.excludes_zero
-    assert paired_bootstrap(np.zeros(0, dtype=np.int8), np.random.default_rng(0)) == interval
+    interval = paired_bootstrap(0, 0, 50, np.random.default_rng(0))
+    assert (interval.low, interval.high) == (0.0, 0.0)
+    assert paired_bootstrap(0, 0, 0, np.random.default_rng(0)) == interval
 
 
 def test_the_same_seed_gives_the_same_interval() -> None:
