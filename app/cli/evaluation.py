@@ -130,6 +130,11 @@ def _run(runs: list[Run], run_id: int) -> Run:
     return chosen
 
 
+def _heading(run: Run) -> str:
+    """``run 12: QUESTIONS, part 2/2``: which run, of which set, as the subcommands name it."""
+    return f"run {run.id}: {run.questions}" + (f", part {p}" if (p := run.target.get("part")) else "")
+
+
 def _stored_runs(runtime: Runtime) -> list[Run]:
     from app.evaluation.history import EvalHistory
     from app.wiring import open_database
@@ -170,7 +175,7 @@ def eval_trade_off(runtime: Runtime, run_id: int | None, thresholds: tuple[float
     chosen = runs[-1] if run_id is None else _run(runs, run_id)
     own = chosen.threshold
     at = sorted(set(thresholds) if thresholds else {i / 10 for i in range(10)} | ({own} if own is not None else set()))
-    click.echo(f"run {chosen.id}: {chosen.questions}" + (f", part {p}" if (p := chosen.target.get("part")) else ""))
+    click.echo(_heading(chosen))
     click.echo(f"{'threshold':>9}  {'answer rate':>11}  {'false-answer rate':>17}")
     for point in trade_off(chosen.outcome_records(), at):
         mark = "  (the run's)" if own is not None and point.threshold == own else ""
@@ -196,13 +201,14 @@ def eval_compare(runtime: Runtime, base_id: int, other_id: int, list_changed: bo
     with fail_cleanly():
         comparison = compare(base.outcome_records(), other.outcome_records())
     for role, run in (("base ", base), ("other", other)):
-        part = f", part {p}" if (p := run.target.get("part")) else ""
         reader = run.target.get("settings", {}).get("reader")
-        click.echo(f"{role} run {run.id}: {run.questions}{part}" + (f" (reader {reader})" if reader else ""))
+        click.echo(f"{role} {_heading(run)}" + (f" (reader {reader})" if reader else ""))
     _print_comparison(comparison, list_changed)
 
 
 def _print_comparison(c: Comparison, list_changed: bool) -> None:
+    from app.evaluation.comparison import SIGNIFICANCE
+
     apart = [f"{n} in run {role} only" for n, role in ((c.only_base, "BASE"), (c.only_other, "OTHER")) if n]
     click.echo(f"{c.shared} questions in both" + (f" ({', '.join(apart)}: left out)" if apart else ""))
     click.echo(
@@ -217,9 +223,9 @@ def _print_comparison(c: Comparison, list_changed: bool) -> None:
     if not c.other_beats_base:
         verdict = "no"
     elif c.beats_beyond_chance:
-        verdict = "yes, and neither change is likely to be chance (p < 0.05 for both)"
+        verdict = f"yes, and neither change is likely to be chance (p < {SIGNIFICANCE:g} for both)"
     else:
-        verdict = "yes, but at least one of the two changes could be chance (p >= 0.05)"
+        verdict = f"yes, but at least one of the two changes could be chance (p >= {SIGNIFICANCE:g})"
     click.echo(f"\nMore correct answers and fewer false answers in OTHER: {verdict}")
     click.echo(f"\n{len(c.changed)} questions changed outcome")
     for before, after, n in c.moves():
